@@ -1,0 +1,47 @@
+// Typed TLS errors and the one place that turns an error into an alert.
+// As in rustls, errors fall into a few kinds; each carries the alert RFC 8446 §6.2 prescribes.
+import { AlertDescription, alertName } from './enums.js';
+
+export type TlsErrorKind =
+  /** The peer sent something that does not parse (decode_error, record_overflow...). */
+  | 'invalid-message'
+  /** The peer broke the protocol (unexpected_message, illegal_parameter, bad_record_mac...). */
+  | 'peer-misbehaved'
+  /** The peer is honest but we share nothing (protocol_version, handshake_failure...). */
+  | 'peer-incompatible'
+  /** Our side failed: the key server, a timeout, a limit (internal_error). */
+  | 'local-failure'
+  /** The peer sent a fatal alert, or closed. */
+  | 'peer-alert';
+
+export class TlsError extends Error {
+  constructor(
+    readonly kind: TlsErrorKind,
+    readonly alert: AlertDescription,
+    message: string,
+    /** Stable machine-readable code for logs and metrics, e.g. TLS_ERR_DECODE. */
+    readonly code: string = `TLS_ERR_${alertName(alert).toUpperCase()}`,
+  ) {
+    super(message);
+    this.name = 'TlsError';
+  }
+}
+
+export const decodeError = (message: string): TlsError =>
+  new TlsError('invalid-message', AlertDescription.decode_error, message, 'TLS_ERR_DECODE');
+
+export const illegalParameter = (message: string): TlsError =>
+  new TlsError('peer-misbehaved', AlertDescription.illegal_parameter, message, 'TLS_ERR_ILLEGAL_PARAMETER');
+
+export const unexpectedMessage = (message: string): TlsError =>
+  new TlsError('peer-misbehaved', AlertDescription.unexpected_message, message, 'TLS_ERR_UNEXPECTED_MESSAGE');
+
+/**
+ * The one mapping from any error to the alert we send (RFC 8446 §6.2). Anything that is not a
+ * TlsError is our own bug or a local failure: internal_error, never a crash. Returns null when
+ * no alert must be sent (the peer already sent a fatal alert).
+ */
+export function alertFor(err: unknown): AlertDescription | null {
+  if (err instanceof TlsError) return err.kind === 'peer-alert' ? null : err.alert;
+  return AlertDescription.internal_error;
+}

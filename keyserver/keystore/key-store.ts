@@ -1,0 +1,47 @@
+// What the key server needs from wherever keys live (PEM files, an HSM): find a key by id,
+// list them, and sign. Key ids are the hex SHA-256 of the DER SubjectPublicKeyInfo, so an
+// edge names a key by its certificate alone.
+import type { KeyObject } from 'node:crypto';
+import type { KeyAlgorithm, SignatureScheme } from '../../common/signature-scheme.js';
+
+export interface SigningKey {
+  readonly keyId: string;
+  readonly algorithm: KeyAlgorithm;
+  /** Every SignatureScheme this key can produce. */
+  readonly schemes: readonly SignatureScheme[];
+  readonly publicKey: KeyObject;
+  /** Where it came from, for logs: a file path or a PKCS#11 label. Never key material. */
+  readonly source: string;
+  /**
+   * Signs the complete to-be-signed message with the scheme (the store hashes it as the scheme
+   * says). Returns the signature as TLS carries it (DER for ECDSA).
+   */
+  sign(scheme: SignatureScheme, message: Buffer): Promise<Buffer>;
+  /** Signs a digest computed by the caller. Rejects with KeyStoreError('UNSUPPORTED') where the store cannot. */
+  signDigest(scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
+}
+
+export interface KeyStore {
+  /** For logs and metrics: "file:/path" or "pkcs11:token-label". */
+  readonly name: string;
+  get(keyId: string): SigningKey | undefined;
+  list(): readonly SigningKey[];
+  close(): Promise<void>;
+}
+
+export type KeyStoreErrorCode =
+  | 'KEYSTORE_INSECURE_PERMISSIONS'
+  | 'KEYSTORE_BAD_KEY'
+  | 'KEYSTORE_UNSUPPORTED'
+  | 'KEYSTORE_SIGN_FAILED'
+  | 'KEYSTORE_PKCS11';
+
+export class KeyStoreError extends Error {
+  constructor(
+    readonly code: KeyStoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KeyStoreError';
+  }
+}
