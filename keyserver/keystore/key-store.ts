@@ -1,7 +1,7 @@
 // What the key server needs from wherever keys live (PEM files, an HSM): find a key by id,
 // list them, and sign. Key ids are the hex SHA-256 of the DER SubjectPublicKeyInfo, so an
 // edge names a key by its certificate alone.
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { KeyAlgorithm, SignatureScheme } from '../../common/signature-scheme.js';
 
 export interface SigningKey {
@@ -12,6 +12,13 @@ export interface SigningKey {
   readonly publicKey: KeyObject;
   /** Where it came from, for logs: a file path or a PKCS#11 label. Never key material. */
   readonly source: string;
+  /**
+   * DNS names and IP addresses (subjectAltName) of the key's certificate, lower-case; the policy
+   * matches keys by hostname. Absent when the store has no certificate for the key.
+   */
+  readonly hostnames?: readonly string[];
+  /** The key's certificate when the store has one (a `<name>.crt` beside a key file, or a token certificate object). */
+  readonly certificate?: X509Certificate;
   /**
    * Signs the complete to-be-signed message with the scheme (the store hashes it as the scheme
    * says). Returns the signature as TLS carries it (DER for ECDSA).
@@ -34,6 +41,8 @@ export type KeyStoreErrorCode =
   | 'KEYSTORE_BAD_KEY'
   | 'KEYSTORE_UNSUPPORTED'
   | 'KEYSTORE_SIGN_FAILED'
+  /** signDigest was given a digest whose length is not the scheme's hash length. */
+  | 'KEYSTORE_BAD_DIGEST'
   | 'KEYSTORE_PKCS11';
 
 export class KeyStoreError extends Error {
