@@ -1,0 +1,390 @@
+// The key server's audit log writer: one hash-chained JSON line per decision, and append()
+// resolves only once its line is written and fsync'ed, so the key server can hold a signature
+// back until its audit line is durable.
+//
+// Group commit: appends are chained in memory at once (seq and prev assigned in call order), then
+// written in batches: the first append of a batch waits up to maxBatchDelayMs for company, one
+// write() and one fdatasync() cover the whole batch, the checkpoint is replaced, and the batch's
+// promises resolve in seq order. Lines that arrive while a batch is being synced form the next
+// batch, which starts as soon as the previous one is done. Line order == seq order == resolution
+// order, because batches are written strictly one after another.
+//
+// Failure: if a write, fsync, rotation or checkpoint update fails, every pending append rejects
+// with AUDIT_WRITE_FAILED and so does every later one, until the log is reopened (which re-reads
+// the chain from disk). Lines of a failed batch may be on disk even though their appends
+// rejected; the log may over-record, never under-record.
+//
+// Crash recovery (our choice among "refuse" and "record"): when open() finds the newest file
+// ending in an unterminated fragment, beyond the checkpoint, a crash cut that line mid-write, so
+// its append never resolved and no signature went out for it. open() cuts the fragment off and
+// appends a recorded `event: "recovery"` line carrying the fragment (base64, with its size and
+// SHA-256) that chains to the last complete line. A fragment *at or before* the checkpoint is not
+// a crash but a truncation, and open() refuses (AUDIT_TRUNCATED), as it does for any end of chain
+// that contradicts the checkpoint: a key server must not silently start a fresh chain over a
+// tampered one. (A crash during recovery itself, between cutting and writing the marker, loses the
+// unacknowledged fragment without a marker; nothing acknowledged is lost.)
+//
+// Threat model, honestly: the chain is an unkeyed hash chain. Anyone who can write the whole
+// directory can rewrite every line, recompute every hash and replace the checkpoint; nothing
+// stored beside the log can prevent that. What it does give: any edit, deletion, insertion or
+// reordering of lines, and any truncation relative to the checkpoint, is detected by `keyless
+// audit verify` unless the attacker rewrites everything after the change (and the checkpoint).
+// For stronger guarantees ship lines off-box as they are written (a log collector, WORM storage)
+// and compare the off-box copy's last hash with the local chain.
+//
+// One writer per directory: two processes appending to the same chain break it (verify reports it).
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { AuditError } from './audit-error.js';
+import { DEFAULT_FILE_NAME, isValidLiveFileName, listChainFiles, rotatedFileName } from './audit-files.js';
+import type { AuditEntry } from './audit-line.js';
+import { encodeAuditLine, encodeRecoveryLine, GENESIS_PREV, parseChainLine, sha256Hex } from './audit-line.js';
+import type { Checkpoint } from './checkpoint.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { readTail } from './line-reader.js';
+
+export type { AuditEntry, AuditIdentity, AuditLine, AuditOperation, Decision, RecoveryLine } from './audit-line.js';
+
+export interface AuditLogOptions {
+  dir: string;
+  /** Name of the live file; rotated files append ".NNNNNN". Default 'audit.jsonl'. */
+  fileName?: string;
+  /** Rotate when the live file is larger than this after a batch. Default 64 MiB. */
+  maxFileBytes?: number;
+  /** How long the first line of a batch waits for others before the write. Default 2 ms. */
+  maxBatchDelayMs?: number;
+  /** Most lines per write + fsync. Default 1024. */
+  maxBatchLines?: number;
+}
+
+export interface AuditLogStats {
+  /** seq of the newest line appended (durable or still pending). */
+  readonly lastSeq: number;
+  /** Lines this instance has durably written (recovery markers included). */
+  readonly linesWritten: number;
+  /** Appends waiting for their batch. */
+  readonly pending: number;
+  /** Batches written: one write and one fsync each. */
+  readonly batches: number;
+  /** fdatasync calls on log files (batches, plus the recovery steps). */
+  readonly fsyncs: number;
+  readonly checkpointWrites: number;
+  readonly rotations: number;
+  readonly recoveries: number;
+  readonly currentFile: string;
+  readonly currentFileBytes: number;
+  /** Why the log refuses appends, or null while it accepts them. */
+  readonly failure: string | null;
+}
+
+interface Pending {
+  readonly data: Buffer;
+  readonly seq: number;
+  readonly hash: string;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** The chain head found on disk when opening. */
+interface ChainEnd {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+const MiB = 1024 * 1024;
+
+export class AuditLog {
+  private readonly pending: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** A drain is queued or running and will pick up whatever is pending. */
+  private draining = false;
+  /** Serializes drains, rotations and close: the file is only ever touched by one of them. */
+  private work: Promise<void> = Promise.resolve();
+  private failure: AuditError | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly counters = { linesWritten: 0, batches: 0, fsyncs: 0, checkpointWrites: 0, rotations: 0, recoveries: 0 };
+
+  private constructor(
+    private readonly dir: string,
+    private readonly fileName: string,
+    private readonly maxFileBytes: number,
+    private readonly maxBatchDelayMs: number,
+    private readonly maxBatchLines: number,
+    private readonly dirHandle: FileHandle,
+    private fh: FileHandle,
+    private currentBytes: number,
+    private nextRotation: number,
+    private lastSeq: number,
+    private lastHash: string,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the log in `dir` and continues its chain from the last line of the
+   * newest file. Refuses a chain whose end contradicts the checkpoint; records a recovery marker
+   * for a crash-cut last line (see the top of this file).
+   */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const fileName = opts.fileName ?? DEFAULT_FILE_NAME;
+    const maxFileBytes = opts.maxFileBytes ?? 64 * MiB;
+    const maxBatchDelayMs = opts.maxBatchDelayMs ?? 2;
+    const maxBatchLines = opts.maxBatchLines ?? 1024;
+    if (!isValidLiveFileName(fileName)) throw new TypeError(`audit fileName ${JSON.stringify(fileName)} must be a plain name not ending in ".<digits>"`);
+    if (!(maxFileBytes > 0)) throw new TypeError('audit maxFileBytes must be positive');
+    if (!(maxBatchDelayMs >= 0)) throw new TypeError('audit maxBatchDelayMs must be >= 0');
+    if (!Number.isInteger(maxBatchLines) || maxBatchLines < 1) throw new TypeError('audit maxBatchLines must be a positive integer');
+
+    await mkdir(opts.dir, { recursive: true, mode: 0o750 });
+    const chain = await listChainFiles(opts.dir, fileName);
+    const checkpoint = await readCheckpoint(chain.checkpoint);
+    const liveTail = chain.liveExists ? await readTail(chain.live) : undefined;
+    const end = await findChainEnd(chain.live, liveTail?.lastLine, chain.rotated);
+    checkAgainstCheckpoint(end, checkpoint, chain.checkpoint);
+
+    const dirHandle = await open(opts.dir, 'r');
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(chain.live, 'a', 0o640);
+      if (!chain.liveExists) await dirHandle.sync();
+      const log = new AuditLog(
+        opts.dir,
+        fileName,
+        maxFileBytes,
+        maxBatchDelayMs,
+        maxBatchLines,
+        dirHandle,
+        fh,
+        liveTail?.size ?? 0,
+        (chain.rotated[chain.rotated.length - 1]?.n ?? 0) + 1,
+        end?.seq ?? 0,
+        end?.hash ?? GENESIS_PREV,
+      );
+      if (liveTail && liveTail.fragment.length > 0) await log.recover(liveTail.size, liveTail.fragment);
+      return log;
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await dirHandle.close().catch(() => undefined);
+      if (err instanceof AuditError) throw err;
+      throw new AuditError('AUDIT_WRITE_FAILED', `cannot open the audit log in ${opts.dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Records one decision. Resolves once the line is written and fsync'ed; rejects with
+   * AUDIT_WRITE_FAILED if it could not be (the caller must then withhold the signature).
+   */
+  append(entry: AuditEntry): Promise<void> {
+    if (this.closed) return Promise.reject(new AuditError('AUDIT_CLOSED', 'the audit log is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    let text: string;
+    try {
+      text = encodeAuditLine(entry, this.lastSeq + 1, this.lastHash, new Date());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const seq = ++this.lastSeq;
+    const hash = (this.lastHash = sha256Hex(text));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ data: Buffer.from(`${text}\n`), seq, hash, resolve, reject });
+      this.scheduleDrain();
+    });
+  }
+
+  /** Flushes what is pending into the current file, then starts a new one (the chain continues). */
+  rotate(): Promise<void> {
+    if (this.closed) return Promise.reject(new AuditError('AUDIT_CLOSED', 'the audit log is closed'));
+    this.clearTimer();
+    return this.serialize(async () => {
+      await this.drain();
+      if (this.failure) throw this.failure;
+      await this.rotateNow();
+    });
+  }
+
+  /** Flushes pending appends and closes the files. Appends after close reject with AUDIT_CLOSED. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.clearTimer();
+      await this.serialize(() => this.drain()).catch(() => undefined);
+      await this.fh.close().catch(() => undefined);
+      await this.dirHandle.close().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  /** False once a write failed (signatures must be withheld) or the log was closed. */
+  healthy(): boolean {
+    return !this.failure && !this.closed;
+  }
+
+  stats(): AuditLogStats {
+    return {
+      ...this.counters,
+      lastSeq: this.lastSeq,
+      pending: this.pending.length,
+      currentFile: path.join(this.dir, this.fileName),
+      currentFileBytes: this.currentBytes,
+      failure: this.failure ? this.failure.message : null,
+    };
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining) return;
+    if (this.pending.length >= this.maxBatchLines) {
+      this.clearTimer();
+      this.startDrain();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.startDrain();
+      }, this.maxBatchDelayMs);
+    }
+  }
+
+  private startDrain(): void {
+    this.draining = true;
+    void this.serialize(() => this.drain())
+      .catch(() => undefined) // failures reach the appends through fail()
+      .finally(() => {
+        this.draining = false;
+        if (this.pending.length > 0 && !this.failure) this.scheduleDrain();
+      });
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private serialize(fn: () => Promise<void>): Promise<void> {
+    const run = this.work.then(fn);
+    this.work = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes batches until nothing is pending. Only ever runs inside serialize(). */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0 && !this.failure) {
+      const batch = this.pending.splice(0, this.maxBatchLines);
+      const last = batch[batch.length - 1]!;
+      try {
+        const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
+        await this.writeDurably(data);
+        await this.checkpoint({ seq: last.seq, hash: last.hash });
+      } catch (err) {
+        this.fail(err, batch);
+        return;
+      }
+      this.counters.batches++;
+      this.counters.linesWritten += batch.length;
+      for (const p of batch) p.resolve();
+      if (this.currentBytes > this.maxFileBytes) {
+        try {
+          await this.rotateNow();
+        } catch (err) {
+          this.fail(err, []);
+          return;
+        }
+      }
+    }
+  }
+
+  private async writeDurably(data: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < data.length) {
+      // The file is opened O_APPEND: each write lands at the end, whatever the position.
+      const { bytesWritten } = await this.fh.write(data, offset, data.length - offset);
+      if (bytesWritten <= 0) throw new Error('write made no progress');
+      offset += bytesWritten;
+      this.currentBytes += bytesWritten;
+    }
+    await this.fh.datasync();
+    this.counters.fsyncs++;
+  }
+
+  private async checkpoint(cp: Checkpoint): Promise<void> {
+    await writeCheckpoint(this.dir, this.dirHandle, this.fileName, cp, new Date());
+    this.counters.checkpointWrites++;
+  }
+
+  /** Renames the live file to the next rotated name and starts an empty one. The checkpoint is unchanged. */
+  private async rotateNow(): Promise<void> {
+    if (this.currentBytes === 0) return;
+    const live = path.join(this.dir, this.fileName);
+    await rename(live, path.join(this.dir, rotatedFileName(this.fileName, this.nextRotation)));
+    this.nextRotation++;
+    const previous = this.fh;
+    this.fh = await open(live, 'a', 0o640);
+    this.currentBytes = 0;
+    try {
+      await this.dirHandle.sync(); // both names (rename and create) durable before new lines go to the new file
+    } finally {
+      await previous.close();
+    }
+    this.counters.rotations++;
+  }
+
+  /** Cuts the crash fragment at the end of the live file and records it in a recovery line. */
+  private async recover(size: number, fragment: Buffer): Promise<void> {
+    await this.fh.truncate(size - fragment.length);
+    this.currentBytes = size - fragment.length;
+    const text = encodeRecoveryLine(fragment, this.lastSeq + 1, this.lastHash, new Date());
+    this.lastSeq++;
+    this.lastHash = sha256Hex(text);
+    await this.writeDurably(Buffer.from(`${text}\n`));
+    await this.checkpoint({ seq: this.lastSeq, hash: this.lastHash });
+    this.counters.linesWritten++;
+    this.counters.recoveries++;
+  }
+
+  private fail(err: unknown, batch: Pending[]): void {
+    this.failure ??= new AuditError(
+      'AUDIT_WRITE_FAILED',
+      `audit log ${path.join(this.dir, this.fileName)} could not be written (${(err as Error).message}); appends are refused until it is reopened`,
+      { cause: err },
+    );
+    this.clearTimer();
+    const failure = this.failure;
+    for (const p of batch) p.reject(failure);
+    for (const p of this.pending.splice(0)) p.reject(failure);
+  }
+}
+
+/**
+ * The last complete line of the chain: in the live file, else in the newest rotated file that has
+ * one (the live file is empty right after a rotation). Undefined for a brand-new log.
+ */
+async function findChainEnd(
+  live: string,
+  liveLastLine: Buffer | undefined,
+  rotated: ReadonlyArray<{ n: number; path: string }>,
+): Promise<ChainEnd | undefined> {
+  let file = live;
+  let line = liveLastLine;
+  for (let i = rotated.length - 1; line === undefined && i >= 0; i--) {
+    file = rotated[i]!.path;
+    const tail = await readTail(file);
+    if (tail.fragment.length > 0) throw new AuditError('AUDIT_PARTIAL_LINE', `${file}: a rotated file ends mid-line; run 'keyless audit verify'`);
+    line = tail.lastLine;
+  }
+  if (line === undefined) return undefined;
+  const parsed = parseChainLine(line);
+  if ('error' in parsed) throw new AuditError('AUDIT_BAD_LINE', `${file}: the last line is not an audit line (${parsed.error}); run 'keyless audit verify'`);
+  return { seq: parsed.seq, hash: sha256Hex(line) };
+}
+
+function checkAgainstCheckpoint(end: ChainEnd | undefined, cp: Checkpoint | undefined, cpFile: string): void {
+  if (!cp) return;
+  const endSeq = end?.seq ?? 0;
+  if (endSeq < cp.seq) {
+    throw new AuditError(
+      'AUDIT_TRUNCATED',
+      `the audit log ends at seq ${endSeq} but its checkpoint ${cpFile} records seq ${cp.seq}: lines were removed; run 'keyless audit verify' and keep the directory as evidence`,
+    );
+  }
+  if (end && endSeq === cp.seq && end.hash !== cp.hash) {
+    throw new AuditError('AUDIT_HASH_MISMATCH', `the last audit line (seq ${endSeq}) does not match the hash in ${cpFile}: it was altered; run 'keyless audit verify'`);
+  }
+}
