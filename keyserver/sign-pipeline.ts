@@ -1,0 +1,259 @@
+// One sign request from receipt to response, independent of the transport (unary Sign and each
+// item of SignStream both come here). Order of checks: who is calling, is the request well
+// formed, does the key exist, may this edge use it for this operation, is the edge within its
+// rate, can the key produce the scheme, is there still time; then sign, then write the audit
+// line durably, and only then return the signature.
+import { hashLength, schemeInfo, schemeName } from '../common/signature-scheme.js';
+import type { SignatureScheme } from '../common/signature-scheme.js';
+import type { ErrorCode, SignRequestMessage, SignResponseMessage } from '../proto/load.js';
+import { AbortedWhileQueuedError, OverloadedError } from './concurrency-limit.js';
+import type { ConcurrencyLimit } from './concurrency-limit.js';
+import type { OperationName } from './config.js';
+import type { EdgeIdentity } from './identity.js';
+import type { KeyServerMetrics } from './metrics.js';
+import type { Policy } from './policy.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { tls12ServerKeyExchangeInput, tls13ServerCertificateVerifyInput } from './signing-input.js';
+import type { KeyStore, SigningKey } from './keystore/key-store.js';
+
+export type Decision = 'allowed' | 'denied' | 'failed';
+
+/** What the key server records about one decision. Never a transcript hash, a digest or a signature. */
+export interface AuditDecision {
+  decision: Decision;
+  identity: EdgeIdentity | null;
+  peer: string;
+  keyId: string;
+  scheme: string;
+  operation: OperationName | 'list-keys' | 'unknown';
+  sni: string;
+  clientIp: string;
+  requestId: string;
+  latencyMs: number;
+  outcome: ErrorCode;
+  reason?: string;
+}
+
+export interface AuditSink {
+  /** Resolves once the line is durably on disk; rejects when it could not be written. */
+  append(decision: AuditDecision): Promise<void>;
+}
+
+export interface LoadedStore {
+  readonly store: KeyStore;
+  readonly limit: ConcurrencyLimit;
+}
+
+/** Everything a request needs from one configuration generation; a reload builds a new one. */
+export interface PipelineState {
+  readonly policy: Policy;
+  readonly findKey: (keyId: string) => { key: SigningKey; store: LoadedStore } | undefined;
+}
+
+export interface PipelineDeps {
+  readonly audit: AuditSink;
+  readonly rateLimiter: RateLimiter;
+  readonly metrics: KeyServerMetrics;
+}
+
+export interface CallContext {
+  readonly identity: EdgeIdentity | null;
+  /** The edge's address, "ip:port". */
+  readonly peer: string;
+  /** performance.now() value after which the request must not be signed. */
+  readonly deadlineAt: number;
+  /** Aborted when the caller cancels (the call or the whole stream). */
+  readonly cancelled: AbortSignal;
+}
+
+const DENIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'KEY_NOT_FOUND',
+  'NOT_ALLOWED',
+  'UNSUPPORTED_SCHEME',
+  'BAD_REQUEST',
+  'RATE_LIMITED',
+  'UNAUTHENTICATED',
+]);
+
+export function decisionFor(outcome: ErrorCode): Decision {
+  if (outcome === 'OK') return 'allowed';
+  return DENIED.has(outcome) ? 'denied' : 'failed';
+}
+
+class Refusal {
+  constructor(
+    readonly outcome: ErrorCode,
+    readonly reason: string,
+  ) {}
+}
+
+const OPERATION_BY_INPUT = {
+  tls13_certificate_verify: 'tls13-certificate-verify',
+  tls12_server_key_exchange: 'tls12-server-key-exchange',
+  raw_digest: 'raw-digest',
+} as const satisfies Record<NonNullable<SignRequestMessage['input']>, OperationName>;
+
+/** The bytes to sign (or the digest), built here from the handshake parts, never taken from the caller. */
+function signingPayload(req: SignRequestMessage, scheme: SignatureScheme): Buffer {
+  const info = schemeInfo(scheme);
+  if (!info) throw new Refusal('UNSUPPORTED_SCHEME', `unknown SignatureScheme 0x${scheme.toString(16)}`);
+  switch (req.input) {
+    case 'tls13_certificate_verify': {
+      // RFC 8446 §4.2.3: RSASSA-PKCS1-v1_5 is not allowed for TLS 1.3 handshake signatures.
+      if (!info.allowedInTls13) throw new Refusal('UNSUPPORTED_SCHEME', `${info.name} is not allowed in TLS 1.3 CertificateVerify`);
+      return tls13ServerCertificateVerifyInput(req.tls13_certificate_verify!.transcript_hash);
+    }
+    case 'tls12_server_key_exchange': {
+      const p = req.tls12_server_key_exchange!;
+      return tls12ServerKeyExchangeInput(p.client_random, p.server_random, p.params);
+    }
+    case 'raw_digest': {
+      const digest = req.raw_digest!.digest;
+      if (info.hash === null) throw new Refusal('UNSUPPORTED_SCHEME', `${info.name} signs messages, not digests`);
+      if (digest.length !== hashLength(info.hash)) {
+        throw new Refusal('BAD_REQUEST', `digest is ${digest.length} bytes; ${info.name} needs ${hashLength(info.hash)}`);
+      }
+      return digest;
+    }
+    default:
+      throw new Refusal('BAD_REQUEST', 'the request names no operation');
+  }
+}
+
+function isInputError(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown }).code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('SIGNING_INPUT_');
+}
+
+export async function handleSign(
+  state: PipelineState,
+  deps: PipelineDeps,
+  ctx: CallContext,
+  req: SignRequestMessage,
+): Promise<SignResponseMessage> {
+  const started = performance.now();
+  const operation: AuditDecision['operation'] = req.input ? OPERATION_BY_INPUT[req.input] : 'unknown';
+  const scheme = req.scheme as SignatureScheme;
+  let outcome: ErrorCode = 'OK';
+  let reason: string | undefined;
+  let signature: Buffer | undefined;
+  // Metrics label only for keys that exist: an edge must not be able to mint label values.
+  let keyLabel = 'unknown';
+
+  try {
+    if (!ctx.identity) throw new Refusal('UNAUTHENTICATED', 'no verified client certificate');
+    if (!/^[0-9a-f]{64}$/.test(req.key_id)) throw new Refusal('BAD_REQUEST', 'key_id must be 64 lowercase hex characters');
+    if (req.request_id.length > 128) throw new Refusal('BAD_REQUEST', 'request_id longer than 128 characters');
+    if (operation === 'unknown') throw new Refusal('BAD_REQUEST', 'the request names no operation');
+    if (state.policy.rulesFor(ctx.identity).length === 0) throw new Refusal('NOT_ALLOWED', 'no policy rule names this edge');
+    const found = state.findKey(req.key_id);
+    if (!found) throw new Refusal('KEY_NOT_FOUND', 'no key with this id');
+    const { key, store } = found;
+    keyLabel = key.keyId.slice(0, 16);
+    if (!state.policy.allows(ctx.identity, key, operation)) {
+      throw new Refusal('NOT_ALLOWED', `policy does not allow ${operation} with this key for this edge`);
+    }
+    const limit = state.policy.rateLimitFor(ctx.identity);
+    if (limit && !deps.rateLimiter.take(ctx.identity.name, limit)) throw new Refusal('RATE_LIMITED', 'rate limit exceeded');
+    if (!key.schemes.includes(scheme)) throw new Refusal('UNSUPPORTED_SCHEME', `this key cannot produce ${schemeName(scheme)}`);
+    let payload: Buffer;
+    try {
+      payload = signingPayload(req, scheme);
+    } catch (err) {
+      if (isInputError(err)) throw new Refusal('BAD_REQUEST', err.message);
+      throw err;
+    }
+    signature = await store.limit.run(
+      async () => {
+        // A request whose deadline passed or whose caller went away is never signed.
+        if (ctx.cancelled.aborted) throw new Refusal('CANCELLED', 'the caller cancelled');
+        if (performance.now() >= ctx.deadlineAt) throw new Refusal('DEADLINE_EXCEEDED', 'deadline passed before signing');
+        return operation === 'raw-digest' ? key.signDigest(scheme, payload) : key.sign(scheme, payload);
+      },
+      () => AbortSignal.any([ctx.cancelled, AbortSignal.timeout(Math.max(0, Math.ceil(ctx.deadlineAt - performance.now())))]),
+    );
+  } catch (err) {
+    signature = undefined;
+    if (err instanceof Refusal) {
+      outcome = err.outcome;
+      reason = err.reason;
+    } else if (err instanceof OverloadedError) {
+      outcome = 'OVERLOADED';
+      reason = err.message;
+    } else if (err instanceof AbortedWhileQueuedError) {
+      outcome = ctx.cancelled.aborted ? 'CANCELLED' : 'DEADLINE_EXCEEDED';
+      reason = 'gave up waiting for a signing slot';
+    } else {
+      outcome = 'INTERNAL';
+      // Key-store errors carry a stable code and a message without secrets.
+      const code = (err as { code?: unknown }).code;
+      reason = `${typeof code === 'string' ? code : 'ERROR'}: ${(err as Error).message}`;
+    }
+  }
+
+  return finish(deps, ctx, req, { started, operation, scheme, keyLabel, outcome, reason, signature });
+}
+
+/** Refuses a request without looking at it further (e.g. a stream over its in-flight bound); audited like any other. */
+export function refuseSign(
+  deps: PipelineDeps,
+  ctx: CallContext,
+  req: SignRequestMessage,
+  outcome: ErrorCode,
+  reason: string,
+): Promise<SignResponseMessage> {
+  const operation: AuditDecision['operation'] = req.input ? OPERATION_BY_INPUT[req.input] : 'unknown';
+  const scheme = req.scheme as SignatureScheme;
+  return finish(deps, ctx, req, { started: performance.now(), operation, scheme, keyLabel: 'unknown', outcome, reason, signature: undefined });
+}
+
+interface Result {
+  started: number;
+  operation: AuditDecision['operation'];
+  scheme: SignatureScheme;
+  keyLabel: string;
+  outcome: ErrorCode;
+  reason: string | undefined;
+  signature: Buffer | undefined;
+}
+
+/** Writes the audit line (durably), counts the outcome, and only then releases the signature. */
+async function finish(deps: PipelineDeps, ctx: CallContext, req: SignRequestMessage, r: Result): Promise<SignResponseMessage> {
+  const { started, operation, scheme, keyLabel } = r;
+  let { outcome, reason, signature } = r;
+  const latencyMs = performance.now() - started;
+  const decision = decisionFor(outcome);
+  try {
+    await deps.audit.append({
+      decision,
+      identity: ctx.identity,
+      peer: ctx.peer,
+      keyId: req.key_id,
+      scheme: schemeName(scheme),
+      operation,
+      sni: req.sni,
+      clientIp: req.client_ip,
+      requestId: req.request_id,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      outcome,
+      ...(reason !== undefined ? { reason } : {}),
+    });
+  } catch {
+    // No durable audit line, no signature.
+    deps.metrics.auditFailures.inc();
+    signature = undefined;
+    outcome = 'INTERNAL';
+    reason = 'audit log unavailable';
+  }
+
+  deps.metrics.operations.inc({
+    key: keyLabel,
+    scheme: schemeName(scheme),
+    identity: ctx.identity?.name ?? 'unauthenticated',
+    operation,
+    outcome,
+  });
+  if (outcome === 'OK') deps.metrics.signSeconds.observe({ scheme: schemeName(scheme) }, (performance.now() - started) / 1000);
+
+  return { request_id: req.request_id, signature: signature ?? Buffer.alloc(0), error: outcome, message: reason ?? '' };
+}
