@@ -45,3 +45,16 @@ export function alertFor(err: unknown): AlertDescription | null {
   if (err instanceof TlsError) return err.kind === 'peer-alert' ? null : err.alert;
   return AlertDescription.internal_error;
 }
+
+export const recordOverflow = (message: string): TlsError =>
+  new TlsError('invalid-message', AlertDescription.record_overflow, message, 'TLS_ERR_RECORD_OVERFLOW');
+
+export const badRecordMac = (message: string): TlsError =>
+  new TlsError('peer-misbehaved', AlertDescription.bad_record_mac, message, 'TLS_ERR_BAD_RECORD_MAC');
+
+export const decryptError = (message: string, code = 'TLS_ERR_DECRYPT'): TlsError =>
+  new TlsError('peer-misbehaved', AlertDescription.decrypt_error, message, code);
+
+/** Our own code broke a rule (a key used twice, a record too large to send): internal_error. */
+export const internalMisuse = (message: string, code = 'TLS_ERR_INTERNAL_MISUSE'): TlsError =>
+  new TlsError('local-failure', AlertDescription.internal_error, message, code);
