@@ -42,6 +42,7 @@ export const ExtensionType = {
   server_certificate_type: 0x0014,
   padding: 0x0015,
   extended_master_secret: 0x0017,
+  record_size_limit: 0x001c,
   session_ticket: 0x0023,
   pre_shared_key: 0x0029,
   early_data: 0x002a,

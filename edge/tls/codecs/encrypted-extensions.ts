@@ -10,6 +10,7 @@ import {
   readExtensions,
   readNamedGroupList,
   readProtocolNameList,
+  readRecordSizeLimit,
   writeExtensions,
   writeProtocolNameList,
   writeU16Vector,
@@ -23,6 +24,8 @@ export type EncryptedExtension =
   | { readonly name: 'supported_groups'; readonly groups: readonly number[] }
   /** RFC 7301 §3.1: the one protocol selected. */
   | { readonly name: 'application_layer_protocol_negotiation'; readonly protocol: Buffer }
+  /** RFC 8449 §4: the largest TLSInnerPlaintext the server accepts. */
+  | { readonly name: 'record_size_limit'; readonly limit: number }
   /** RFC 8446 §4.2.10: early data accepted; empty. */
   | { readonly name: 'early_data' }
   | { readonly name: 'unknown'; readonly type: number; readonly data: Buffer };
@@ -58,6 +61,8 @@ function decodeExtension(ext: RawExtension): EncryptedExtension {
       if (names.length !== 1) throw illegalParameter(`application_layer_protocol_negotiation: server selected ${names.length} protocols`);
       return { name: 'application_layer_protocol_negotiation', protocol: names[0] as Buffer };
     }
+    case ExtensionType.record_size_limit:
+      return { name: 'record_size_limit', limit: decodeBody(ext, 'record_size_limit', readRecordSizeLimit) };
     case ExtensionType.early_data:
       expectEmptyBody(ext, 'early_data');
       return { name: 'early_data' };
@@ -77,6 +82,8 @@ function encodeExtension(ext: EncryptedExtension): RawExtension {
         type: ExtensionType.application_layer_protocol_negotiation,
         data: encodeBody((w) => writeProtocolNameList(w, [ext.protocol])),
       };
+    case 'record_size_limit':
+      return { type: ExtensionType.record_size_limit, data: encodeBody((w) => w.u16(ext.limit)) };
     case 'early_data':
       return { type: ExtensionType.early_data, data: Buffer.alloc(0) };
     case 'unknown':

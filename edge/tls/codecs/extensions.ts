@@ -126,6 +126,8 @@ export type ClientExtension =
   | { readonly name: 'cookie'; readonly cookie: Buffer }
   /** RFC 6066 §8, status_type ocsp only; other status types are kept as unknown. */
   | { readonly name: 'status_request'; readonly responderIds: readonly Buffer[]; readonly requestExtensions: Buffer }
+  /** RFC 8449 §4: the largest TLSInnerPlaintext (content + type + padding) the client accepts. */
+  | { readonly name: 'record_size_limit'; readonly limit: number }
   /** RFC 7685: the server has nothing to check in it; kept byte for byte. */
   | { readonly name: 'padding'; readonly data: Buffer }
   /** RFC 5746 §3.6: the caller checks it is empty on an initial handshake. */
@@ -186,6 +188,8 @@ export function decodeClientExtension(ext: RawExtension): ClientExtension {
     case ExtensionType.status_request:
       if (ext.data[0] !== OCSP_STATUS_TYPE) return { name: 'unknown', type: ext.type, data: ext.data };
       return { name: 'status_request', ...decodeBody(ext, 'status_request', readOcspStatusRequest) };
+    case ExtensionType.record_size_limit:
+      return { name: 'record_size_limit', limit: decodeBody(ext, 'record_size_limit', readRecordSizeLimit) };
     case ExtensionType.padding:
       return { name: 'padding', data: ext.data };
     case ExtensionType.renegotiation_info:
@@ -249,6 +253,8 @@ export function encodeClientExtension(ext: ClientExtensionInit): RawExtension {
           w.opaque16(ext.requestExtensions);
         }),
       };
+    case 'record_size_limit':
+      return { type: ExtensionType.record_size_limit, data: encodeBody((w) => w.u16(ext.limit)) };
     case 'padding':
       return { type: ExtensionType.padding, data: Buffer.from(ext.data) };
     case 'renegotiation_info':
@@ -268,6 +274,17 @@ export function bindersEncodedLength(binders: readonly Buffer[]): number {
 }
 
 const HOST_NAME_TYPE = 0;
+
+/**
+ * RFC 8449 §4 `uint16 RecordSizeLimit`: "Endpoints MUST NOT send a "record_size_limit" extension
+ * with a value smaller than 64. An endpoint MUST treat receipt of a smaller value as a fatal
+ * error and generate an "illegal_parameter" alert."
+ */
+export function readRecordSizeLimit(r: Reader): number {
+  const limit = r.u16('record_size_limit');
+  if (limit < 64) throw illegalParameter(`record_size_limit ${limit} is below 64 (RFC 8449 §4)`);
+  return limit;
+}
 
 /**
  * RFC 6066 §3 `ServerName server_name_list<1..2^16-1>`. Only host_name is defined, and the

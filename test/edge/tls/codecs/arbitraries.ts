@@ -16,7 +16,7 @@ export const bytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer
 export const u16s = (minLength: number, maxLength: number): fc.Arbitrary<number[]> => fc.array(u16, { minLength, maxLength });
 
 /** Extension types that decode to a typed ClientExtension; anything else stays unknown. */
-const TYPED_CLIENT_EXTENSIONS = new Set([0x0000, 0x0005, 0x000a, 0x000d, 0x0010, 0x0015, 0x0029, 0x002a, 0x002b, 0x002c, 0x002d, 0x0032, 0x0033, 0xff01]);
+const TYPED_CLIENT_EXTENSIONS = new Set([0x0000, 0x0005, 0x000a, 0x000d, 0x0010, 0x0015, 0x001c, 0x0029, 0x002a, 0x002b, 0x002c, 0x002d, 0x0032, 0x0033, 0xff01]);
 
 export const unknownExtensionType = (typed: ReadonlySet<number>): fc.Arbitrary<number> => u16.filter((t) => !typed.has(t));
 
@@ -47,6 +47,7 @@ export const clientExtension: fc.Arbitrary<ClientExtension> = fc.oneof(
   fc.constant({ name: 'early_data' as const }),
   bytes(1, 30).map((cookie) => ({ name: 'cookie' as const, cookie })),
   fc.record({ responderIds: fc.array(bytes(1, 10), { maxLength: 2 }), requestExtensions: bytes(0, 10) }).map((s) => ({ name: 'status_request' as const, ...s })),
+  fc.integer({ min: 64, max: 0xffff }).map((limit) => ({ name: 'record_size_limit' as const, limit })),
   bytes(0, 20).map((data) => ({ name: 'padding' as const, data })),
   bytes(0, 12).map((renegotiatedConnection) => ({ name: 'renegotiation_info' as const, renegotiatedConnection })),
   fc.record({ type: unknownExtensionType(TYPED_CLIENT_EXTENSIONS), data: bytes(0, 20) }).map((u) => ({ name: 'unknown' as const, ...u })),

@@ -79,8 +79,9 @@ describe('RFC 8448 §3 Simple 1-RTT Handshake ClientHello', () => {
       'supported_versions',
       'signature_algorithms',
       'psk_key_exchange_modes',
-      0x001c, // record_size_limit (RFC 8449)
+      'record_size_limit', // RFC 8449
     ]);
+    expect(findExtension(ch, 'record_size_limit')?.limit).toBe(0x4001);
     expect(findExtension(ch, 'server_name')?.hostName).toBe('server');
     expect(findExtension(ch, 'renegotiation_info')?.renegotiatedConnection.length).toBe(0);
     expect(findExtension(ch, 'supported_groups')?.groups).toEqual([0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104]);
