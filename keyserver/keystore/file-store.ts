@@ -13,7 +13,7 @@ import { lstat, open, readFile, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { hashLength, schemeInfo } from '../../common/signature-scheme.js';
 import type { KeyAlgorithm, SchemeInfo, SignatureScheme } from '../../common/signature-scheme.js';
-import { certificateHostnames } from './certificate-hostnames.js';
+import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { emsaPssEncode } from './emsa-pss.js';
 import { KeyStoreError } from './key-store.js';
 import type { KeyStore, SigningKey } from './key-store.js';

@@ -13,7 +13,7 @@ import pkcs11js from 'pkcs11js';
 import { hashLength, schemeInfo } from '../../common/signature-scheme.js';
 import type { HashName, KeyAlgorithm, SchemeInfo, SignatureScheme } from '../../common/signature-scheme.js';
 import { verifyTlsSignature } from '../../common/verify-tls-signature.js';
-import { certificateHostnames } from './certificate-hostnames.js';
+import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { ecdsaRawToDer } from './ecdsa-signature.js';
 import { KeyStoreError } from './key-store.js';
 import type { KeyStore, SigningKey } from './key-store.js';
