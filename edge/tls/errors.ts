@@ -12,7 +12,9 @@ export type TlsErrorKind =
   /** Our side failed: the key server, a timeout, a limit (internal_error). */
   | 'local-failure'
   /** The peer sent a fatal alert, or closed. */
-  | 'peer-alert';
+  | 'peer-alert'
+  /** We gave up waiting for the peer (handshake timeout): the connection is closed without an alert. */
+  | 'timeout';
 
 export class TlsError extends Error {
   constructor(
@@ -42,8 +44,15 @@ export const unexpectedMessage = (message: string): TlsError =>
  * no alert must be sent (the peer already sent a fatal alert).
  */
 export function alertFor(err: unknown): AlertDescription | null {
-  if (err instanceof TlsError) return err.kind === 'peer-alert' ? null : err.alert;
+  if (err instanceof TlsError) return err.kind === 'peer-alert' || err.kind === 'timeout' ? null : err.alert;
   return AlertDescription.internal_error;
+}
+
+/** The code logged and counted for any error: the TlsError's own, or TLS_ERR_INTERNAL for our bugs. */
+export function errorCode(err: unknown): string {
+  if (err instanceof TlsError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'TLS_ERR_INTERNAL';
 }
 
 export const recordOverflow = (message: string): TlsError =>
@@ -58,3 +67,24 @@ export const decryptError = (message: string, code = 'TLS_ERR_DECRYPT'): TlsErro
 /** Our own code broke a rule (a key used twice, a record too large to send): internal_error. */
 export const internalMisuse = (message: string, code = 'TLS_ERR_INTERNAL_MISUSE'): TlsError =>
   new TlsError('local-failure', AlertDescription.internal_error, message, code);
+
+export const handshakeFailure = (message: string, code = 'TLS_ERR_HANDSHAKE_FAILURE'): TlsError =>
+  new TlsError('peer-incompatible', AlertDescription.handshake_failure, message, code);
+
+export const protocolVersion = (message: string): TlsError =>
+  new TlsError('peer-incompatible', AlertDescription.protocol_version, message, 'TLS_ERR_PROTOCOL_VERSION');
+
+export const missingExtension = (message: string): TlsError =>
+  new TlsError('peer-misbehaved', AlertDescription.missing_extension, message, 'TLS_ERR_MISSING_EXTENSION');
+
+export const noApplicationProtocol = (message: string): TlsError =>
+  new TlsError('peer-incompatible', AlertDescription.no_application_protocol, message, 'TLS_ERR_NO_APPLICATION_PROTOCOL');
+
+export const unrecognizedName = (message: string): TlsError =>
+  new TlsError('peer-incompatible', AlertDescription.unrecognized_name, message, 'TLS_ERR_UNRECOGNIZED_NAME');
+
+/** A local failure (the key server, a limit) reported to the peer as internal_error. */
+export const localFailure = (message: string, code: string): TlsError =>
+  new TlsError('local-failure', AlertDescription.internal_error, message, code);
+
+export const timedOut = (message: string, code: string): TlsError => new TlsError('timeout', AlertDescription.close_notify, message, code);

@@ -23,6 +23,18 @@ export class RecordDecrypter extends HalfConnection {
    * no content type, or carries a content type TLS 1.3 never protects.
    */
   decrypt(record: TlsRecord): PlaintextRecord {
+    return this.#open(record, false)!;
+  }
+
+  /**
+   * Like decrypt(), but a record that does not authenticate returns null and does not consume
+   * a sequence number: how a server skips 0-RTT data it rejected (RFC 8446 §4.2.10).
+   */
+  tryDecrypt(record: TlsRecord): PlaintextRecord | null {
+    return this.#open(record, true);
+  }
+
+  #open(record: TlsRecord, trial: boolean): PlaintextRecord | null {
     const { fragment } = record;
     const { tagLen } = this.suite;
     // §5.2: protected records always say application_data outside. The caller deals with the
@@ -37,7 +49,10 @@ export class RecordDecrypter extends HalfConnection {
     }
     if (fragment.length > MAX_CIPHERTEXT) throw recordOverflow(`protected record of ${fragment.length} bytes exceeds 2^14 + 256`);
     // Shorter than tag + content type: cannot have been produced by the peer's AEAD.
-    if (fragment.length < tagLen + 1) throw badRecordMac(`protected record of ${fragment.length} bytes is too short`);
+    if (fragment.length < tagLen + 1) {
+      if (trial) return null;
+      throw badRecordMac(`protected record of ${fragment.length} bytes is too short`);
+    }
 
     const aad = this.#aad;
     aad[0] = record.type;
@@ -52,6 +67,10 @@ export class RecordDecrypter extends HalfConnection {
       decipher.final();
     } catch {
       // Nothing of `inner` may be used: it did not authenticate.
+      if (trial) {
+        this.rewindNonce();
+        return null;
+      }
       throw badRecordMac('record does not authenticate');
     }
 

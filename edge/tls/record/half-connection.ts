@@ -72,6 +72,14 @@ export abstract class HalfConnection {
     return this.nonce;
   }
 
+  /**
+   * Takes back the last nextNonce(): for a record that turned out not to be ours (0-RTT data
+   * we skip, RFC 8446 §4.2.10), which must not consume a sequence number.
+   */
+  protected rewindNonce(): void {
+    if (this.#sequence > 0) this.#sequence--;
+  }
+
   #install(secret: TrafficSecret): Buffer {
     const { key, iv } = secret.trafficKeys();
     this.#ivWords = [iv.readUInt32BE(0), iv.readUInt32BE(4), iv.readUInt32BE(8)];
