@@ -36,7 +36,8 @@ export interface CertificateResolverOptions {
 export class CertificateResolver {
   private readonly exact = new Map<string, CertifiedKey[]>();
   private readonly wildcard = new Map<string, CertifiedKey[]>();
-  private readonly fallback: CertifiedKey;
+  /** Without a usable server_name: the default chain first, then the chains that share a name with it. */
+  private readonly fallback: readonly CertifiedKey[];
 
   constructor(
     readonly keys: readonly CertifiedKey[],
@@ -52,9 +53,11 @@ export class CertificateResolver {
         map.set(lookup, list);
       }
     }
-    const fallback = options.defaultName === undefined ? keys[0] : keys.find((k) => k.name === options.defaultName);
-    if (!fallback) throw new Error(`default certificate '${options.defaultName}' is not configured`);
-    this.fallback = fallback;
+    const first = options.defaultName === undefined ? keys[0] : keys.find((k) => k.name === options.defaultName);
+    if (!first) throw new Error(`default certificate '${options.defaultName}' is not configured`);
+    // An ECDSA and an RSA chain for the same names both serve as the default, so a client
+    // without SNI still gets the key type it can verify.
+    this.fallback = [first, ...keys.filter((k) => k !== first && k.hostnames.some((h) => first.hostnames.includes(h)))];
   }
 
   /**
@@ -72,7 +75,7 @@ export class CertificateResolver {
     } else if (serverName !== undefined && this.options.unknownServerName === 'reject') {
       throw unrecognizedName(`no certificate for server_name ${JSON.stringify(serverName)}`);
     } else {
-      candidates = [this.fallback];
+      candidates = this.fallback;
     }
     for (const key of candidates) {
       const scheme = pickScheme(key.signer.schemes, clientSchemes);

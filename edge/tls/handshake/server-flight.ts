@@ -52,8 +52,10 @@ export async function sendServerFlight(io: HandshakeIo, input: ServerFlightInput
     const helloHash = transcript.currentHash();
     const clientHandshake = handshakeSecret.clientHandshakeTrafficSecret(helloHash);
     const serverHandshake = handshakeSecret.serverHandshakeTrafficSecret(helloHash);
-    io.installWriteKey(serverHandshake);
+    // Read key first: a ClientHello that does not end its record fails here (§5.1), with a
+    // plaintext alert the client can read.
     io.installReadKey(clientHandshake);
+    io.installWriteKey(serverHandshake);
     if (offer.earlyData) io.skipEarlyData('undecryptable');
     io.negotiated({
       cipherSuite: suite,
