@@ -24,7 +24,7 @@ export interface RemoteSignerOptions {
 
 export class RemoteSigner implements Signer {
   readonly keyId: string;
-  readonly schemes: readonly SignatureScheme[];
+  #schemes: readonly SignatureScheme[];
   private readonly verifyWith: KeyObject | undefined;
 
   constructor(
@@ -33,7 +33,7 @@ export class RemoteSigner implements Signer {
     private readonly options: RemoteSignerOptions,
   ) {
     this.keyId = info.keyId;
-    this.schemes = info.schemes;
+    this.#schemes = info.schemes;
     const { publicKey } = options;
     if (publicKey) {
       const spkiHash = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
@@ -42,6 +42,16 @@ export class RemoteSigner implements Signer {
     const rsa = publicKey?.asymmetricKeyType === 'rsa' || publicKey?.asymmetricKeyType === 'rsa-pss';
     this.verifyWith = (options.verify ?? rsa) ? publicKey : undefined;
     if (options.verify === true && !publicKey) throw new Error('verify: true needs the certificate\'s publicKey');
+  }
+
+  /** The schemes offered in handshakes: what the key can sign, as the key servers last listed it. */
+  get schemes(): readonly SignatureScheme[] {
+    return this.#schemes;
+  }
+
+  /** A refreshed ListKeys narrowed (or widened) what the key can sign; new handshakes use it. */
+  updateSchemes(schemes: readonly SignatureScheme[]): void {
+    this.#schemes = schemes;
   }
 
   sign(scheme: SignatureScheme, input: SigningInput, context: SigningContext, signal: AbortSignal): Promise<Buffer> {

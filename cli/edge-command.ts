@@ -1,0 +1,50 @@
+// `keyless edge --config FILE`: runs the edge until SIGINT/SIGTERM; SIGHUP reloads.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadEdgeConfig } from '../edge/config.js';
+import { Edge } from '../edge/edge.js';
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+
+export const edgeCommand: Command = {
+  name: 'edge',
+  summary: 'run the edge: TLS 1.3 termination with remote signing, then the HTTP pipeline',
+  help: `usage: keyless edge --config FILE [--check]
+
+Runs the edge: a TLS 1.3 server whose one private-key operation per handshake (the
+CertificateVerify signature) is made by the key servers over mutually authenticated gRPC.
+The edge holds certificate chains only, never a site private key.
+
+options:
+  --config FILE   YAML configuration (see README: "Edge configuration")
+  --check         validate the configuration and the chains, print what would be served, exit
+
+signals:
+  SIGINT/SIGTERM  stop: refuse new connections, close open ones with close_notify, exit`,
+
+  async run(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string' }, check: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
+    if (!values.config) throw new UsageError('--config FILE is required');
+    const config = await loadEdgeConfig(values.config);
+    const log = pino({ level: config.log.level, base: { service: 'keyless-edge' } });
+    if (values.check) {
+      const { checkClientCredential, loadServedChains } = await import('../edge/served-chains.js');
+      const chains = await loadServedChains(config, { sign: () => Promise.reject(new Error('--check does not sign')) });
+      await checkClientCredential(config, chains);
+      for (const c of chains) process.stdout.write(`${c.name}  key ${c.parsed.keyId}  ${c.hostnames.join(', ')}\n`);
+      process.stdout.write(`configuration ${values.config} is valid\n`);
+      return 0;
+    }
+    const edge = await Edge.start({ config, log, processMetrics: true });
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        log.info({ signal }, 'stopping');
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await edge.stop();
+    return 0;
+  },
+};

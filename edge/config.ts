@@ -1,0 +1,101 @@
+// The edge's configuration: listeners, the certificate chains it serves (certificates only:
+// there is no field for a site private key, and a chain file holding one is refused), its key
+// servers and its own client credential for them, and every limit with a number. YAML,
+// validated at start and on every reload; a bad file is rejected naming the field.
+import { z } from 'zod';
+import { loadYamlConfig, parseHostPort, resolveFrom } from '../common/config-file.js';
+import { CipherSuite, NamedGroup } from './tls/enums.js';
+
+const hostPort = z.string().refine((v) => parseHostPort(v) !== null, { message: 'expected "host:port", e.g. 127.0.0.1:8443' });
+
+/** A path to a file. Never inline PEM: secrets do not belong in a config file that is shared and logged. */
+const filePath = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('-----BEGIN'), { message: 'a path to a PEM file, not PEM text' });
+
+const certificateEntry = z.strictObject({
+  /** A label for logs, metrics and `tls.default`. */
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64'),
+  /** PEM certificates, leaf first. Certificates only: a file with a private key is refused. */
+  chain: filePath,
+  /** The names this chain answers for; default: the DNS names of the leaf certificate. */
+  hostnames: z.array(z.string().regex(/^(\*\.)?[a-z0-9_.-]+$/i, 'a DNS name or a wildcard like *.example.com')).min(1).optional(),
+});
+
+const CIPHER_SUITE_NAMES = Object.keys(CipherSuite) as [keyof typeof CipherSuite, ...(keyof typeof CipherSuite)[]];
+const GROUP_NAMES = ['x25519', 'secp256r1', 'secp384r1'] as const satisfies readonly (keyof typeof NamedGroup)[];
+
+const tlsSection = z.strictObject({
+  certificates: z.array(certificateEntry).min(1),
+  /** The chain for clients without SNI (and unknown names with unknownServerName: default). Default: the first. */
+  default: z.string().optional(),
+  unknownServerName: z.enum(['default', 'reject']).default('default'),
+  /** In our order of preference. */
+  cipherSuites: z.array(z.enum(CIPHER_SUITE_NAMES)).min(1).default([...CIPHER_SUITE_NAMES]),
+  groups: z.array(z.enum(GROUP_NAMES)).min(1).default([...GROUP_NAMES]),
+  /** ALPN protocols offered, in our order of preference. */
+  alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+});
+
+const keyServersSection = z.strictObject({
+  servers: z
+    .array(
+      z.strictObject({
+        address: hostPort,
+        /** The name the key server's certificate must carry; default: the host of `address`. */
+        serverName: z.string().min(1).optional(),
+      }),
+    )
+    .min(1),
+  /** CA bundle the key servers' certificates chain to. */
+  ca: filePath,
+  /** The edge's own identity toward the key servers (mTLS). This is the edge's key, never a site key. */
+  clientCert: filePath,
+  clientKey: filePath,
+  /** Deadline of one remote signature, the retry on another key server included. */
+  deadlineMs: z.number().int().positive().max(30_000).default(1_500),
+  healthCheckIntervalMs: z.number().int().positive().max(600_000).default(2_000),
+  /** How often the list of keys (and the schemes each can sign) is refreshed. */
+  keyRefreshIntervalMs: z.number().int().positive().max(3_600_000).default(30_000),
+  /** Requests unanswered per key server before another one is preferred. */
+  maxInFlightPerServer: z.number().int().positive().max(1_000_000).default(4_096),
+});
+
+const limitsSection = z.strictObject({
+  /** From the first byte to the client's Finished. */
+  handshakeTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
+  /** Largest handshake message body accepted, bytes. */
+  maxHandshakeMessageBytes: z.number().int().min(1024).max(1 << 24).default(1 << 16),
+  /** Handshakes waiting for a remote signature at once; beyond it new handshakes get internal_error. */
+  maxPendingSignatures: z.number().int().positive().max(1_000_000).default(4_096),
+  /** TCP connections open at once. */
+  maxConnections: z.number().int().positive().max(10_000_000).default(20_000),
+  /** A connection without traffic for this long is closed (the HTTP keep-alive timeout is shorter). */
+  idleTimeoutMs: z.number().int().nonnegative().max(3_600_000).default(120_000),
+});
+
+export const edgeConfigSchema = z.strictObject({
+  listen: hostPort.default('127.0.0.1:8443'),
+  tls: tlsSection,
+  keyServers: keyServersSection,
+  limits: limitsSection.default(limitsSection.parse({})),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type EdgeConfig = z.output<typeof edgeConfigSchema>;
+
+/** Loads and validates an edge config file; relative paths become relative to the file. */
+export async function loadEdgeConfig(file: string): Promise<EdgeConfig> {
+  const config = await loadYamlConfig(edgeConfigSchema, file);
+  return resolveEdgePaths(config, file);
+}
+
+export function resolveEdgePaths(config: EdgeConfig, file: string): EdgeConfig {
+  const r = (p: string): string => resolveFrom(file, p);
+  return {
+    ...config,
+    tls: { ...config.tls, certificates: config.tls.certificates.map((c) => ({ ...c, chain: r(c.chain) })) },
+    keyServers: { ...config.keyServers, ca: r(config.keyServers.ca), clientCert: r(config.keyServers.clientCert), clientKey: r(config.keyServers.clientKey) },
+  };
+}

@@ -1,0 +1,124 @@
+// The edge end to end with real key servers over loopback mTLS: handshakes signed remotely and
+// audited, a key server that goes away (fast internal_error, then recovery), and failover
+// between two key servers without losing a handshake.
+import { readFile } from 'node:fs/promises';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.js';
+import { startKeyServerFixture, type KeyServerFixture } from '../helpers/keyserver-fixture.js';
+
+interface Answer {
+  readonly status: number;
+  readonly json: { tls: { handshakeId: string; certificate: string; cipher: string } };
+}
+
+/** One TLS 1.3 connection with Node's client, one GET. Rejects with the TLS error on failure. */
+function get(port: number, ca: Buffer, options: tls.ConnectionOptions = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca, minVersion: 'TLSv1.3', ...options }, () => {
+      socket.write('GET /e2e HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (data += d));
+    socket.on('end', () => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1]);
+      const body = data.slice(data.indexOf('\r\n\r\n') + 4);
+      try {
+        resolve({ status, json: JSON.parse(body) as Answer['json'] });
+      } catch {
+        reject(new Error(`not JSON: ${data.slice(0, 200)}`));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('the edge with one key server', () => {
+  let keyServer: KeyServerFixture;
+  let edge: EdgeFixture;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    keyServer = await startKeyServerFixture();
+    edge = await startEdgeFixture({ pki: keyServer.pki, keyServers: [keyServer.address] });
+    ca = await readFile(keyServer.pki.edge.ca);
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await keyServer?.stop();
+  });
+
+  it('completes a handshake whose signature the key server made and audited', async () => {
+    const answer = await get(edge.port, ca);
+    expect(answer.status).toBe(200);
+    const lines = await keyServer.auditLines();
+    // The key server's request id is the edge's handshake id and an attempt number.
+    const line = lines.find((l) => l.requestId?.startsWith(`${answer.json.tls.handshakeId}/`));
+    expect(line).toMatchObject({ decision: 'allowed', outcome: 'OK', operation: 'tls13-certificate-verify', sni: 'localhost', clientIp: '127.0.0.1' });
+    expect(line?.identity?.sans).toContain('URI:spiffe://keyless/edge/edge-1');
+  });
+
+  it('serves the RSA chain to a client that cannot verify ECDSA', async () => {
+    const answer = await get(edge.port, ca, { sigalgs: 'rsa_pss_rsae_sha256' });
+    expect(answer.json.tls.certificate).toBe('site-rsa-2048');
+  });
+
+  it('fails fast with internal_error while the key server is down, keeps running, and recovers when it is back', async () => {
+    await keyServer.stopServer();
+    const started = performance.now();
+    const error = await get(edge.port, ca).then(
+      () => null,
+      (err: Error) => err,
+    );
+    const elapsed = performance.now() - started;
+    expect(error?.message).toMatch(/internal error|alert number 80/i);
+    expect(elapsed).toBeLessThan(3_000);
+    await keyServer.start();
+    // The channel reconnects with a short backoff; handshakes succeed again within a few seconds.
+    let answer: Answer | null = null;
+    for (let i = 0; i < 50 && !answer; i++) {
+      answer = await get(edge.port, ca).catch(() => null);
+      if (!answer) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(answer?.status).toBe(200);
+  });
+});
+
+describe('the edge with two key servers', () => {
+  let first: KeyServerFixture;
+  let second: KeyServerFixture;
+  let edge: EdgeFixture;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    first = await startKeyServerFixture();
+    second = await startKeyServerFixture({ pki: first.pki });
+    edge = await startEdgeFixture({ pki: first.pki, keyServers: [first.address, second.address] });
+    ca = await readFile(first.pki.edge.ca);
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await second?.stop();
+    await first?.stop();
+  });
+
+  it('loses no handshake when one key server stops during a run', async () => {
+    const total = 120;
+    const results: boolean[] = [];
+    let stopped = false;
+    for (let i = 0; i < total; i += 8) {
+      const batch = await Promise.all(Array.from({ length: 8 }, () => get(edge.port, ca).then((a) => a.status === 200, () => false)));
+      results.push(...batch);
+      if (!stopped && i >= total / 3) {
+        stopped = true;
+        await first.stopServer();
+      }
+    }
+    expect(results.filter((ok) => !ok)).toHaveLength(0);
+    // Both served some: the run really failed over.
+    const [a, b] = await Promise.all([first.auditLines(), second.auditLines()]);
+    expect(a.filter((l) => l.outcome === 'OK').length).toBeGreaterThan(0);
+    expect(b.filter((l) => l.outcome === 'OK').length).toBeGreaterThan(0);
+  });
+});
