@@ -51,3 +51,16 @@ export function certifiedKey(name: string, parsed: ParsedChain, signer: Signer, 
   if (signer.keyId !== parsed.keyId) throw new ChainError(`${name}: the signer's key ${signer.keyId} is not the key of the certificate (${parsed.keyId})`);
   return { name, chain: parsed.chain, leaf: parsed.leaf, hostnames: hostnames ?? parsed.hostnames, signer };
 }
+
+/** Reads chain files and binds each to the signer of its key (tests, benchmarks, tools). */
+export async function loadCertifiedKeys(chains: readonly { name: string; file: string }[], signers: ReadonlyMap<string, Signer>): Promise<CertifiedKey[]> {
+  const { readFile } = await import('node:fs/promises');
+  return Promise.all(
+    chains.map(async ({ name, file }) => {
+      const parsed = parseChainPem(await readFile(file, 'utf8'), file);
+      const signer = signers.get(parsed.keyId);
+      if (!signer) throw new ChainError(`${name}: no signer for key ${parsed.keyId}`);
+      return certifiedKey(name, parsed, signer);
+    }),
+  );
+}

@@ -5,42 +5,23 @@
 // Signers are either the real key server (a KeyServerPool, see keyserver-fixture.ts) or, for
 // tests of the TLS layer alone, the key server's own file key store used in-process.
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { DevPkiLayout, DevSiteName } from '../../certs/index.js';
 import { DEV_SITES } from '../../certs/index.js';
-import type { SignatureScheme } from '../../common/signature-scheme.js';
 import type { KeyServerPool } from '../../edge/keyserver-client/index.js';
-import type { Signer, SigningContext, SigningInput } from '../../edge/signer.js';
+import type { Signer } from '../../edge/signer.js';
 import { CertificateResolver, type CertificateResolverOptions } from '../../edge/tls/certificate-resolver.js';
-import { certifiedKey, parseChainPem } from '../../edge/tls/certified-key.js';
+import { loadCertifiedKeys } from '../../edge/tls/certified-key.js';
 import type { TlsServerConnection } from '../../edge/tls/connection.js';
-import { SUPPORTED_CIPHER_SUITES } from '../../edge/tls/crypto/cipher-suites.js';
-import { SUPPORTED_GROUPS } from '../../edge/tls/crypto/key-exchange.js';
-import { systemEntropy, type HandshakeSettings } from '../../edge/tls/handshake/handshake-io.js';
+import type { HandshakeSettings } from '../../edge/tls/handshake/handshake-io.js';
+import { handshakeSettings } from '../../edge/tls/settings.js';
 import { TlsServer, type TlsServerLimits } from '../../edge/tls/server.js';
 import { FileKeyStore } from '../../keyserver/keystore/file-store.js';
-import { tls13ServerCertificateVerifyInput, tls12ServerKeyExchangeInput } from '../../keyserver/signing-input.js';
+import { localSigners } from '../../keyserver/local-signer.js';
 
 /** The key server's file store, in this process: signs exactly what the key server would. */
 export async function inProcessSigners(pki: DevPkiLayout): Promise<{ signers: Map<string, Signer>; close(): Promise<void> }> {
   const store = await FileKeyStore.load(pki.keyServer.keysDir);
-  const signers = new Map<string, Signer>();
-  for (const key of store.list()) {
-    signers.set(key.keyId, {
-      keyId: key.keyId,
-      schemes: key.schemes,
-      async sign(scheme: SignatureScheme, input: SigningInput, _context: SigningContext, signal: AbortSignal): Promise<Buffer> {
-        signal.throwIfAborted();
-        const message =
-          input.kind === 'tls13-server-certificate-verify'
-            ? tls13ServerCertificateVerifyInput(input.transcriptHash)
-            : tls12ServerKeyExchangeInput(input.clientRandom, input.serverRandom, input.params);
-        return key.sign(scheme, message);
-      },
-    });
-  }
-  return { signers, close: () => store.close() };
+  return { signers: localSigners(store), close: () => store.close() };
 }
 
 /** Signers for the dev sites from a running key server. */
@@ -85,30 +66,14 @@ export const DEFAULT_TEST_LIMITS: TlsServerLimits = {
 };
 
 export async function buildResolver(pki: DevPkiLayout, signers: Map<string, Signer>, sites: readonly DevSiteName[], options: Partial<CertificateResolverOptions> = {}): Promise<CertificateResolver> {
-  const keys = await Promise.all(
-    sites.map(async (name) => {
-      const file = pki.sites[name].chain;
-      const parsed = parseChainPem(await readFile(file, 'utf8'), path.basename(file));
-      const signer = signers.get(parsed.keyId);
-      if (!signer) throw new Error(`no signer for ${name}`);
-      return certifiedKey(name, parsed, signer);
-    }),
-  );
+  const keys = await loadCertifiedKeys(sites.map((name) => ({ name, file: pki.sites[name].chain })), signers);
   return new CertificateResolver(keys, { unknownServerName: 'default', ...options });
 }
 
 export async function startTlsServerFixture(options: TlsServerFixtureOptions): Promise<TlsServerFixture> {
   const sites = options.sites ?? DEV_SITES.map((s) => s.name);
   const certificates = await buildResolver(options.pki, options.signers, sites, options.resolver);
-  const settings: HandshakeSettings = {
-    certificates,
-    cipherSuites: SUPPORTED_CIPHER_SUITES,
-    groups: SUPPORTED_GROUPS,
-    alpnProtocols: ['http/1.1'],
-    signatureTimeoutMs: 2_000,
-    entropy: systemEntropy,
-    ...options.settings,
-  };
+  const settings = handshakeSettings(certificates, options.settings);
   const server = new TlsServer({ settings, limits: { ...DEFAULT_TEST_LIMITS, ...options.limits } });
   const secured: TlsServerConnection[] = [];
   const failures: { error: unknown; connection: TlsServerConnection }[] = [];
