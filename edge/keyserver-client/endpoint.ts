@@ -9,6 +9,7 @@ import { createKeyServerChannel } from './channel.js';
 import { checkKeyServiceHealth } from './health-check.js';
 import type { StreamBackoff } from './sign-stream.js';
 import { SignStreamMultiplexer } from './sign-stream.js';
+import { UnarySignClient } from './unary-sign.js';
 
 export type EndpointHealth = 'unknown' | 'serving' | 'down';
 
@@ -27,6 +28,7 @@ export class KeyServerEndpoint {
   readonly label: string;
   readonly client: grpc.Client;
   readonly streams: SignStreamMultiplexer;
+  readonly unary: UnarySignClient;
   private state: EndpointHealth = 'unknown';
   private lastReason = 'not checked yet';
   private probing: Promise<void> | undefined;
@@ -51,7 +53,13 @@ export class KeyServerEndpoint {
         void this.probe();
       },
     });
+    this.unary = new UnarySignClient(this.client, this.label);
     this.watchChannel(this.client.getChannel().getConnectivityState(false));
+  }
+
+  /** Sign requests sent here and not yet answered, streamed or unary. */
+  get inFlight(): number {
+    return this.streams.inFlight + this.unary.inFlight;
   }
 
   get health(): EndpointHealth {

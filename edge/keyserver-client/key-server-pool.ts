@@ -39,6 +39,12 @@ export interface KeyServerPoolOptions {
   readonly maxInFlight?: number;
   /** Requests per SignBatch; default 256 (the key server's limit is 512 by default). */
   readonly maxBatchSize?: number;
+  /**
+   * How sign requests travel: 'sign-stream' (default) multiplexes them over one SignStream per
+   * key server, batching those started in the same event-loop turn; 'unary' makes one Sign call
+   * each, for key servers behind proxies that pass only unary calls.
+   */
+  readonly transport?: 'sign-stream' | 'unary';
   /** Reconnect backoff of the gRPC channels; default 100 ms doubling to 2 s. */
   readonly reconnectBackoff?: { readonly initialMs: number; readonly maxMs: number };
   readonly metrics?: Registry;
@@ -86,6 +92,7 @@ export class KeyServerPool {
   private readonly metrics: KeyServerClientMetrics;
   private readonly maxInFlight: number;
   private readonly deadlineMs: number;
+  private readonly transport: 'sign-stream' | 'unary';
   private readonly keys = new Map<string, KeyInfo>();
   private nextAttempt = 0;
   private rotation = 0;
@@ -97,10 +104,11 @@ export class KeyServerPool {
     if (!(options.healthCheckIntervalMs > 0)) throw new Error('healthCheckIntervalMs must be positive');
     this.deadlineMs = options.deadlineMs;
     this.maxInFlight = options.maxInFlight ?? 4096;
+    this.transport = options.transport ?? 'sign-stream';
     const backoff = options.reconnectBackoff ?? { initialMs: 100, maxMs: 2_000 };
     // The gauges read the endpoints at scrape time, after the constructor.
     this.metrics = createKeyServerClientMetrics(options.metrics, () =>
-      this.endpoints.map((e) => ({ server: e.label, inFlight: e.streams.inFlight, serving: e.health === 'serving' })),
+      this.endpoints.map((e) => ({ server: e.label, inFlight: e.inFlight, serving: e.health === 'serving' })),
     );
     this.endpoints = options.servers.map(
       (target) =>
@@ -120,7 +128,7 @@ export class KeyServerPool {
 
   /** Health of each key server, for the edge's admin endpoint and for tests. */
   status(): KeyServerStatus[] {
-    return this.endpoints.map((e) => ({ server: e.label, health: e.health, reason: e.reason, inFlight: e.streams.inFlight }));
+    return this.endpoints.map((e) => ({ server: e.label, health: e.health, reason: e.reason, inFlight: e.inFlight }));
   }
 
   /** Runs a health check on every key server now; resolves true when at least one is serving. */
@@ -179,7 +187,8 @@ export class KeyServerPool {
   private async attempt(endpoint: KeyServerEndpoint, op: SignOperation, deadlineAt: number, signal: AbortSignal): Promise<Buffer> {
     const request = toSignRequest(op, (this.nextAttempt++).toString(36));
     const sent = performance.now();
-    const response = await endpoint.streams.sign(request, deadlineAt, signal);
+    const response =
+      this.transport === 'unary' ? await endpoint.unary.sign(request, deadlineAt, signal) : await endpoint.streams.sign(request, deadlineAt, signal);
     const seconds = (performance.now() - sent) / 1000;
     if (response.error === 'OK' && response.signature.length > 0) {
       this.metrics.observeLatency(endpoint.label, 'ok', seconds);
@@ -194,7 +203,7 @@ export class KeyServerPool {
   private pick(exclude: KeyServerEndpoint | undefined): KeyServerEndpoint {
     if (this.closed) throw new SignerError('SIGNER_UNAVAILABLE', 'the key server client is closed');
     const usable = this.endpoints.filter((e) => e !== exclude && e.usable);
-    const open = usable.filter((e) => e.streams.inFlight < this.maxInFlight);
+    const open = usable.filter((e) => e.inFlight < this.maxInFlight);
     const tier = open.some((e) => e.health === 'serving') ? open.filter((e) => e.health === 'serving') : open;
     if (tier.length === 0) {
       if (usable.length > 0) throw new SignerError('SIGNER_UNAVAILABLE', `every available key server has ${this.maxInFlight} requests in flight`);
@@ -205,7 +214,7 @@ export class KeyServerPool {
     let best = tier[start]!;
     for (let i = 1; i < tier.length; i++) {
       const candidate = tier[(start + i) % tier.length]!;
-      if (candidate.streams.inFlight < best.streams.inFlight) best = candidate;
+      if (candidate.inFlight < best.inFlight) best = candidate;
     }
     return best;
   }
