@@ -14,6 +14,7 @@ const commands: readonly Entry[] = [
   { name: 'keyserver', summary: 'run the key server: signs handshakes for authorized edges, audits every decision', load: async () => (await import('./keyserver-command.js')).keyserverCommand },
   { name: 'edge', summary: 'run the edge: TLS 1.3 termination with remote signing, then the HTTP pipeline', load: async () => (await import('./edge-command.js')).edgeCommand },
   { name: 'audit', summary: 'verify the audit log hash chain, or summarize it for review', load: async () => (await import('./audit-command.js')).auditCommand },
+  { name: 'bench', summary: 'run a benchmark from bench/ (keyserver, ...)', load: async () => (await import('./bench-command.js')).benchCommand },
 ];
 
 function topHelp(): string {

@@ -1,0 +1,33 @@
+// The key-server benchmark in its tiny mode, so the script cannot rot: it starts a key server in
+// its own process, signs a few hundred times through the edge client, and prints its table. The
+// figures of a --quick run mean nothing and are not looked at.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/keyless.js', 'bench', 'keyserver', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('keyless bench keyserver --quick', () => {
+  it('prints the raw baseline and one row per algorithm, RPC and concurrency, with an intact audit chain', async () => {
+    const { code, stdout, stderr } = await runBench(['--quick']);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/raw crypto\.sign, one thread/);
+    expect(stdout).toMatch(/^algorithm +rpc +concurrency +signatures\/s +p50 ms +p99 ms +vs raw/m);
+    for (const algorithm of ['ECDSA P-256', 'RSA-2048 PSS']) {
+      for (const rpc of ['Sign', 'SignStream']) {
+        for (const concurrency of [1, 16, 64]) {
+          expect(stdout).toMatch(new RegExp(`^${algorithm} +${rpc} +${concurrency} +[\\d,]+ +[\\d.]+ +[\\d.]+ +[\\d.]+ .* 0$`, 'm'));
+        }
+      }
+    }
+    expect(stdout).toMatch(/audit log: \d+ lines, chain intact/);
+  });
+});
