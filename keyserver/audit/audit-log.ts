@@ -4,7 +4,7 @@
 //
 // Group commit: appends are chained in memory at once (seq and prev assigned in call order), then
 // written in batches: the first append of a batch waits up to maxBatchDelayMs for company, one
-// write() and one fdatasync() cover the whole batch, the checkpoint is replaced, and the batch's
+// write() and one fdatasync() cover the whole batch, the checkpoint is updated, and the batch's
 // promises resolve in seq order. Lines that arrive while a batch is being synced form the next
 // batch, which starts as soon as the previous one is done. Line order == seq order == resolution
 // order, because batches are written strictly one after another.
@@ -41,7 +41,7 @@ import { DEFAULT_FILE_NAME, isValidLiveFileName, listChainFiles, rotatedFileName
 import type { AuditEntry } from './audit-line.js';
 import { encodeAuditLine, encodeRecoveryLine, GENESIS_PREV, parseChainLine, sha256Hex } from './audit-line.js';
 import type { Checkpoint } from './checkpoint.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { CheckpointWriter, readCheckpoint } from './checkpoint.js';
 import { readTail } from './line-reader.js';
 
 export type { AuditEntry, AuditIdentity, AuditLine, AuditOperation, Decision, RecoveryLine } from './audit-line.js';
@@ -113,6 +113,7 @@ export class AuditLog {
     private readonly maxBatchDelayMs: number,
     private readonly maxBatchLines: number,
     private readonly dirHandle: FileHandle,
+    private readonly checkpointWriter: CheckpointWriter,
     private fh: FileHandle,
     private currentBytes: number,
     private nextRotation: number,
@@ -154,6 +155,7 @@ export class AuditLog {
         maxBatchDelayMs,
         maxBatchLines,
         dirHandle,
+        await CheckpointWriter.open(opts.dir, dirHandle, fileName),
         fh,
         liveTail?.size ?? 0,
         (chain.rotated[chain.rotated.length - 1]?.n ?? 0) + 1,
@@ -305,7 +307,7 @@ export class AuditLog {
   }
 
   private async checkpoint(cp: Checkpoint): Promise<void> {
-    await writeCheckpoint(this.dir, this.dirHandle, this.fileName, cp, new Date());
+    await this.checkpointWriter.write(cp, new Date());
     this.counters.checkpointWrites++;
   }
 

@@ -1,11 +1,20 @@
 // The checkpoint ("audit.head"): seq and hash of the last line known to be durable. It is what
 // makes truncation detectable: deleting whole lines from the end leaves a perfectly valid chain,
-// but a shorter one than the checkpoint records. It is replaced atomically (write a temporary
-// file, fsync it, rename it over the old one, fsync the directory), so a crash leaves either the
-// old or the new checkpoint, never a torn one. It is written only after the log lines it names
-// are fsync'ed, so it never runs ahead of the log; after a crash it may lag by one batch.
+// but a shorter one than the checkpoint records. It is written only after the log lines it names
+// are fsync'ed, so it never runs ahead of the log; after a crash it may lag by one batch (whose
+// appends had not resolved, so no signature went out for them).
+//
+// How it is written: the first time atomically (a temporary file, fsync'ed, renamed over the old
+// one, the directory fsync'ed); from then on in place, as PostgreSQL writes pg_control: one
+// fixed-size record at offset 0, far inside the first 512-byte sector, then fdatasync. The file
+// keeps its size, so the fdatasync carries no metadata: on the CI disk ~0.05 ms instead of ~2.7 ms
+// for the rename dance, which sat in front of every signature. The record is JSON padded with
+// spaces, so readers see the same format either way. The path is opened for each write (no
+// O_CREAT): a checkpoint that was deleted or replaced by something else fails the write, and the
+// log fails closed, instead of updating an orphaned inode.
+import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditError } from './audit-error.js';
 import { checkpointFileName, checkpointTempName } from './audit-files.js';
@@ -37,16 +46,70 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
   throw new AuditError('AUDIT_CHECKPOINT_INVALID', `checkpoint ${file} is not {"seq": N, "hash": "<64 hex>"}`);
 }
 
+/** Bytes of the record written in place; the JSON is about 130 bytes, the rest is spaces and a newline. */
+export const CHECKPOINT_RECORD_BYTES = 256;
+
+function checkpointRecord(checkpoint: Checkpoint, now: Date): Buffer {
+  const json = JSON.stringify({ seq: checkpoint.seq, hash: checkpoint.hash, time: now.toISOString() });
+  const record = Buffer.alloc(CHECKPOINT_RECORD_BYTES, 0x20);
+  record.write(json, 0, 'utf8');
+  record[CHECKPOINT_RECORD_BYTES - 1] = 0x0a;
+  return record;
+}
+
 /** Atomically replaces the checkpoint of chain `fileName` in the directory open as `dirHandle`. */
-export async function writeCheckpoint(dir: string, dirHandle: FileHandle, fileName: string, checkpoint: Checkpoint, now: Date): Promise<void> {
+async function replaceCheckpoint(dir: string, dirHandle: FileHandle, fileName: string, record: Buffer): Promise<void> {
   const temp = path.join(dir, checkpointTempName(fileName));
   const fh = await open(temp, 'w', 0o640);
   try {
-    await fh.writeFile(`${JSON.stringify({ seq: checkpoint.seq, hash: checkpoint.hash, time: now.toISOString() })}\n`);
+    await fh.writeFile(record);
     await fh.sync();
   } finally {
     await fh.close();
   }
   await rename(temp, path.join(dir, checkpointFileName(fileName)));
   await dirHandle.sync();
+}
+
+/** Writes one chain's checkpoint: atomically the first time, in place after that (see the top of this file). */
+export class CheckpointWriter {
+  private readonly file: string;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly dirHandle: FileHandle,
+    private readonly fileName: string,
+    /** The file exists with a full-size record, so it can be overwritten in place. */
+    private inPlace: boolean,
+  ) {
+    this.file = path.join(dir, checkpointFileName(fileName));
+  }
+
+  static async open(dir: string, dirHandle: FileHandle, fileName: string): Promise<CheckpointWriter> {
+    const size = await stat(path.join(dir, checkpointFileName(fileName))).then(
+      (st) => (st.isFile() ? st.size : -1),
+      () => -1,
+    );
+    // A missing checkpoint, or one in an older layout (shorter), is replaced atomically first.
+    return new CheckpointWriter(dir, dirHandle, fileName, size === CHECKPOINT_RECORD_BYTES);
+  }
+
+  async write(checkpoint: Checkpoint, now: Date): Promise<void> {
+    const record = checkpointRecord(checkpoint, now);
+    if (!this.inPlace) {
+      await replaceCheckpoint(this.dir, this.dirHandle, this.fileName, record);
+      this.inPlace = true;
+      return;
+    }
+    const fh = await open(this.file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== CHECKPOINT_RECORD_BYTES) throw new Error(`${this.file} is no longer a ${CHECKPOINT_RECORD_BYTES}-byte checkpoint`);
+      const { bytesWritten } = await fh.write(record, 0, CHECKPOINT_RECORD_BYTES, 0);
+      if (bytesWritten !== CHECKPOINT_RECORD_BYTES) throw new Error(`short write to ${this.file}`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
 }

@@ -1,0 +1,91 @@
+// The checkpoint writer: atomic the first time, then overwritten in place (a fixed-size record,
+// fdatasync); readers see the same JSON either way; a checkpoint that was removed or swapped
+// between writes makes the write fail, so the log fails closed.
+import { open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../keyserver/audit/audit-log.js';
+import { CHECKPOINT_RECORD_BYTES, CheckpointWriter, readCheckpoint } from '../../../keyserver/audit/checkpoint.js';
+import { verifyAuditFiles } from '../../../keyserver/audit/verify.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { sampleEntry } from './fixtures/entries.js';
+
+let dir: string;
+let dirHandle: FileHandle;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir('checkpoint'));
+  dirHandle = await open(dir, 'r');
+});
+afterEach(async () => {
+  await dirHandle.close();
+  await cleanup();
+});
+
+const head = (): string => path.join(dir, 'audit.head');
+const cp = (seq: number) => ({ seq, hash: String(seq % 10).repeat(64) });
+
+describe('CheckpointWriter', () => {
+  it('creates the checkpoint atomically, then overwrites the same file in place', async () => {
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+    await writer.write(cp(1), new Date());
+    const first = await stat(head());
+    expect(first.size).toBe(CHECKPOINT_RECORD_BYTES);
+    expect(first.mode & 0o777).toBe(0o640);
+    expect(await readCheckpoint(head())).toEqual(cp(1));
+
+    await writer.write(cp(123_456_789), new Date());
+    const second = await stat(head());
+    expect(second.ino).toBe(first.ino);
+    expect(second.size).toBe(CHECKPOINT_RECORD_BYTES);
+    expect(await readCheckpoint(head())).toEqual(cp(123_456_789));
+    // Still one JSON object: padding is whitespace, the record ends in a newline.
+    const text = await readFile(head(), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(JSON.parse(text)).toMatchObject({ seq: 123_456_789, hash: cp(123_456_789).hash });
+  });
+
+  it('replaces a checkpoint in the older short layout atomically before writing in place', async () => {
+    await writeFile(head(), `${JSON.stringify({ ...cp(4), time: new Date().toISOString() })}\n`, { mode: 0o640 });
+    const before = await stat(head());
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+    await writer.write(cp(5), new Date());
+    const after = await stat(head());
+    expect(after.ino).not.toBe(before.ino);
+    expect(after.size).toBe(CHECKPOINT_RECORD_BYTES);
+    expect(await readCheckpoint(head())).toEqual(cp(5));
+  });
+
+  it('fails when the checkpoint was removed, swapped for a symlink or for another file between writes', async () => {
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+    await writer.write(cp(1), new Date());
+
+    await rm(head());
+    await expect(writer.write(cp(2), new Date())).rejects.toMatchObject({ code: 'ENOENT' });
+
+    await writeFile(path.join(dir, 'elsewhere'), Buffer.alloc(CHECKPOINT_RECORD_BYTES, 0x20));
+    await symlink(path.join(dir, 'elsewhere'), head());
+    await expect(writer.write(cp(3), new Date())).rejects.toMatchObject({ code: 'ELOOP' });
+
+    await rm(head());
+    await writeFile(head(), 'a different file\n');
+    await expect(writer.write(cp(4), new Date())).rejects.toThrow(/no longer a 256-byte checkpoint/);
+  });
+});
+
+describe('AuditLog with the in-place checkpoint', () => {
+  it('keeps one checkpoint file, matched by verify, and fails closed when it is deleted under it', async () => {
+    const log = await AuditLog.open({ dir });
+    await log.append(sampleEntry(0));
+    const { ino } = await stat(head());
+    for (let i = 1; i < 20; i++) await log.append(sampleEntry(i));
+    expect((await stat(head())).ino).toBe(ino);
+    expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 20, checkpoint: 'matched' });
+
+    await rm(head());
+    await expect(log.append(sampleEntry(20))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    expect(log.healthy()).toBe(false);
+    await log.close();
+  });
+});
