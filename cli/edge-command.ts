@@ -20,6 +20,8 @@ options:
   --check         validate the configuration and the chains, print what would be served, exit
 
 signals:
+  SIGHUP          reload certificates (and the HTTP pipeline's origins, cache rules, WAF);
+                  a bad new config is rejected and the old one keeps serving
   SIGINT/SIGTERM  stop: refuse new connections, close open ones with close_notify, exit`,
 
   async run(args) {
@@ -35,7 +37,11 @@ signals:
       process.stdout.write(`configuration ${values.config} is valid\n`);
       return 0;
     }
-    const edge = await Edge.start({ config, log, processMetrics: true });
+    const edge = await Edge.start({ config, configFile: values.config, log, processMetrics: true });
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading configuration');
+      void edge.reload();
+    });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         log.info({ signal }, 'stopping');

@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { parseHostPort } from '../common/config-file.js';
-import type { EdgeConfig } from './config.js';
+import { loadEdgeConfig, type EdgeConfig } from './config.js';
 import { createEdgeHttp, type EdgeHttp } from './http/edge-http.js';
 import { KeyServerPool } from './keyserver-client/index.js';
 import { applyKeyList, checkClientCredential, loadServedChains, resolverFor, type ServedChain } from './served-chains.js';
@@ -18,6 +18,8 @@ import { readFile } from 'node:fs/promises';
 
 export interface EdgeOptions {
   readonly config: EdgeConfig;
+  /** When set, reload() re-reads this file. */
+  readonly configFile?: string;
   readonly log: Logger;
   /** Node process metrics in /metrics; off in tests that run several edges in one process. */
   readonly processMetrics?: boolean;
@@ -34,6 +36,8 @@ export class Edge {
   private unlisted: readonly string[] = [];
   private keysListed = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<{ applied: boolean; reason?: string }> | undefined;
+  private configFile: string | undefined;
 
   private constructor(
     readonly registry: Registry,
@@ -65,6 +69,7 @@ export class Edge {
       const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
       const http = await createEdgeHttp({ log });
       const edge = new Edge(registry, config, log, pool, tls, http);
+      edge.configFile = options.configFile;
       edge.chains = chains;
       tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
       const { host, port } = parseHostPort(config.listen)!;
@@ -92,6 +97,37 @@ export class Edge {
       this.keysListed = true;
     } catch (err) {
       this.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'ListKeys failed; keeping the schemes known from the certificates');
+    }
+  }
+
+  /**
+   * Re-reads the configuration file and swaps in new certificate chains (and everything else that
+   * can change without a restart) for new connections; open connections keep what they started
+   * with. A bad new configuration is logged and rejected, and the old one keeps serving.
+   */
+  reload(): Promise<{ applied: boolean; reason?: string }> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<{ applied: boolean; reason?: string }> {
+    if (!this.configFile) return { applied: false, reason: 'the edge was not started from a configuration file' };
+    try {
+      const config = await loadEdgeConfig(this.configFile);
+      const restartNeeded = ['listen', 'keyServers'].filter((k) => JSON.stringify(config[k as keyof EdgeConfig]) !== JSON.stringify(this.config[k as keyof EdgeConfig]));
+      if (restartNeeded.length > 0) this.log.warn({ fields: restartNeeded }, 'these changes need a restart; the rest of the new configuration is applied');
+      const chains = await loadServedChains(config, this.pool);
+      await checkClientCredential(config, chains);
+      this.tls.updateSettings(handshakeSettings(config, chains));
+      this.chains = chains;
+      this.config = { ...config, listen: this.config.listen, keyServers: this.config.keyServers };
+      await this.refreshKeys();
+      this.log.info({ certificates: chains.map((c) => c.name) }, 'configuration reloaded');
+      return { applied: true };
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.log.error({ err: { message: reason, code: (err as { code?: string }).code } }, 'configuration reload rejected; the previous configuration keeps serving');
+      return { applied: false, reason };
     }
   }
 

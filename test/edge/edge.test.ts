@@ -122,3 +122,49 @@ describe('the edge with two key servers', () => {
     expect(b.filter((l) => l.outcome === 'OK').length).toBeGreaterThan(0);
   });
 });
+
+describe('reload', () => {
+  let keyServer: KeyServerFixture;
+  let edge: EdgeFixture;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    keyServer = await startKeyServerFixture();
+    edge = await startEdgeFixture({ pki: keyServer.pki, keyServers: [keyServer.address] });
+    ca = await readFile(keyServer.pki.edge.ca);
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await keyServer?.stop();
+  });
+
+  it('swaps in new certificate chains for new connections, keeping open ones', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const open = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: edge.port, servername: 'localhost', ca }, () => resolve(s));
+      s.on('error', reject);
+    });
+    const original = await readFile(edge.configFile, 'utf8');
+    // Serve only the RSA chain from now on.
+    await writeFile(edge.configFile, original.replace(/    - \{ name: site-ecdsa.*\n/g, '').replace('default: site-ecdsa-p256', 'default: site-rsa-2048'));
+    expect(await edge.edge.reload()).toEqual({ applied: true });
+    expect((await get(edge.port, ca)).json.tls.certificate).toBe('site-rsa-2048');
+    // The connection opened before the reload still works.
+    const reply = await new Promise<string>((resolve) => {
+      let data = '';
+      open.on('data', (d) => (data += d));
+      open.on('end', () => resolve(data));
+      open.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
+    expect(reply).toContain('"certificate":"site-ecdsa-p256"');
+  });
+
+  it('rejects a bad configuration and keeps serving with the old one', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(edge.configFile, 'listen: [not, a, string]\n');
+    const result = await edge.edge.reload();
+    expect(result.applied).toBe(false);
+    expect(result.reason).toMatch(/listen/);
+    expect((await get(edge.port, ca)).status).toBe(200);
+  });
+});

@@ -41,7 +41,7 @@ export async function startEdgeFixture(options: EdgeFixtureOptions): Promise<Edg
   try {
     const configFile = await writeEdgeConfig(dir, options);
     const config = await loadEdgeConfig(configFile);
-    const edge = await Edge.start({ config, log: options.log ?? pino({ level: 'silent' }) });
+    const edge = await Edge.start({ config, configFile, log: options.log ?? pino({ level: 'silent' }) });
     return {
       edge,
       port: edge.port,
