@@ -1,0 +1,426 @@
+// The origin client against real HTTPS origins: each SSL mode's verification, authenticated
+// origin pulls, 502/504 with stable codes, header rewriting, metrics and readiness.
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOriginClient, isOriginError, OriginError, pinOf, type OriginClient, type OriginSettings } from '../../../../edge/http/origin/index.js';
+import { spkiSha256Hex } from '../../../../common/key-id.js';
+import { edgeRequest, makeTestPki, readBody, startTestOrigin, type TestOrigin, type TestPki } from './origin-fixture.js';
+
+let pki: TestPki;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  pki = await makeTestPki();
+});
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+function capturedLog(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { log, lines };
+}
+
+async function origin(options: Parameters<typeof startTestOrigin>[0]): Promise<TestOrigin> {
+  const o = await startTestOrigin(options);
+  cleanups.push(() => o.close());
+  return o;
+}
+
+function client(settings: Partial<OriginSettings> & { url: string }, extra: { registry?: Registry; log?: ReturnType<typeof pino> } = {}): OriginClient {
+  const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], ca: pki.ca.certPem, ...settings }], ...extra });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<OriginError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isOriginError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected the origin fetch to fail');
+}
+
+const get = (c: OriginClient, overrides: Parameters<typeof edgeRequest>[0] = {}) => c.fetch(edgeRequest(overrides), null, new AbortController().signal);
+
+describe('mode strict (Full Strict)', () => {
+  it('fetches from an origin whose certificate chains to the CA and names the origin host', async () => {
+    const o = await origin({ cert: pki.server });
+    const res = await get(client({ url: o.url }), { url: '/a?b=c' });
+    expect(res.status).toBe(200);
+    const echoed = JSON.parse((await readBody(res.body)).toString()) as { url: string; headers: Record<string, string> };
+    expect(echoed.url).toBe('/a?b=c');
+    expect(echoed.headers.host).toBe('www.example.test');
+  });
+
+  it('checks the configured serverName (SNI and the certificate name) instead of the URL host', async () => {
+    const o = await origin({ cert: pki.wrongName });
+    const res = await get(client({ url: o.url, serverName: 'other.example' }));
+    expect(res.status).toBe(200);
+    await readBody(res.body);
+  });
+
+  it.each([
+    ['a certificate for another hostname', 'wrongName', 'ORIGIN_ERR_CERT_HOSTNAME'],
+    ['a certificate from an unknown CA', 'unknownCa', 'ORIGIN_ERR_CERT_UNTRUSTED'],
+    ['an expired certificate', 'expired', 'ORIGIN_ERR_CERT_EXPIRED'],
+    ['a self-signed certificate', 'selfSigned', 'ORIGIN_ERR_CERT_UNTRUSTED'],
+  ] as const)('refuses %s: 502, the reason in the log only, no request sent', async (_what, cert, code) => {
+    const o = await origin({ cert: pki[cert] });
+    const { log, lines } = capturedLog();
+    const err = await failure(get(client({ url: o.url }, { log })));
+    expect(err.status).toBe(502);
+    expect(err.code).toBe(code);
+    // The public reason says nothing about certificates.
+    expect(err.publicReason).toBe('the edge could not set up a verified connection to the origin');
+    expect(o.requests()).toBe(0);
+    const line = lines.find((l) => l.code === code);
+    expect(line?.msg).toBe('origin request failed');
+    expect(String(line?.reason)).toContain(o.url.replace('https://', ''));
+  });
+
+  it('uses node’s bundled public roots when no ca is configured (the dev CA is then unknown)', async () => {
+    const o = await origin({ cert: pki.server });
+    const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url }] });
+    cleanups.push(() => c.close());
+    expect((await failure(get(c))).code).toBe('ORIGIN_ERR_CERT_UNTRUSTED');
+  });
+});
+
+describe('mode pinned', () => {
+  it('accepts the right pin, in base64 and in hex (the key id spelling)', async () => {
+    const o = await origin({ cert: pki.server });
+    for (const pin of [pinOf(pki.server.certPem), spkiSha256Hex(pki.server.certPem), `sha256/${pinOf(pki.server.certPem)}`]) {
+      const c = client({ url: o.url, mode: 'pinned', pins: [pin] });
+      const res = await get(c);
+      expect(res.status).toBe(200);
+      await readBody(res.body);
+    }
+    expect(o.requests()).toBe(3);
+  });
+
+  it('refuses a key that matches no pin before any request byte is sent', async () => {
+    const o = await origin({ cert: pki.server });
+    let bytesAfterHandshake = 0;
+    o.server.on('secureConnection', (tlsSocket) => tlsSocket.on('data', (d: Buffer) => (bytesAfterHandshake += d.length)));
+    const { log, lines } = capturedLog();
+    const err = await failure(get(client({ url: o.url, mode: 'pinned', pins: [pinOf(pki.unknownCa.certPem)] }, { log })));
+    expect(err.code).toBe('ORIGIN_ERR_PIN_MISMATCH');
+    expect(err.status).toBe(502);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(o.requests()).toBe(0);
+    expect(bytesAfterHandshake).toBe(0);
+    expect(String(lines.find((l) => l.code === 'ORIGIN_ERR_PIN_MISMATCH')?.reason)).toContain(pinOf(pki.server.certPem));
+  });
+
+  it('with the CA check too: a pinned key on an untrusted certificate is refused', async () => {
+    const o = await origin({ cert: pki.unknownCa });
+    const err = await failure(get(client({ url: o.url, mode: 'pinned', pins: [pinOf(pki.unknownCa.certPem)] })));
+    expect(err.code).toBe('ORIGIN_ERR_CERT_UNTRUSTED');
+  });
+
+  it('with pinOnly the pin replaces CA trust: a self-signed origin with the pinned key is accepted', async () => {
+    const o = await origin({ cert: pki.selfSigned });
+    const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url, mode: 'pinned', pinOnly: true, pins: [pinOf(pki.selfSigned.certPem)] }] });
+    cleanups.push(() => c.close());
+    const res = await get(c);
+    expect(res.status).toBe(200);
+    await readBody(res.body);
+  });
+});
+
+describe('mode full', () => {
+  it('accepts a self-signed origin, and says so loudly in warnings and readiness', async () => {
+    const o = await origin({ cert: pki.selfSigned });
+    const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url, mode: 'full' }] });
+    cleanups.push(() => c.close());
+    const res = await get(c);
+    expect(res.status).toBe(200);
+    await readBody(res.body);
+    const warnings = c.warnings();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/mode full.*NOT verified/);
+    const ready = await c.readiness();
+    expect(ready.ready).toBe(true);
+    expect(ready.origins[0]!.warning).toMatch(/NOT verified/);
+  });
+
+  it('strict origins give no warning', async () => {
+    const o = await origin({ cert: pki.server });
+    expect(client({ url: o.url }).warnings()).toEqual([]);
+  });
+});
+
+describe('authenticated origin pulls', () => {
+  it.each(['TLSv1.3', 'TLSv1.2'] as const)('%s: the origin accepts the edge’s client certificate and refuses a connection without one (502)', async (maxVersion) => {
+    const o = await origin({ cert: pki.server, clientCa: pki.ca, maxVersion });
+    let seenClient = '';
+    o.server.on('secureConnection', (s) => (seenClient = s.getPeerX509Certificate()?.subjectAltName ?? ''));
+    const withCert = client({ url: o.url, clientCert: pki.edgeClient.certPem, clientKey: pki.edgeClient.keyPem });
+    const res = await get(withCert);
+    expect(res.status).toBe(200);
+    await readBody(res.body);
+    expect(seenClient).toBe('URI:spiffe://keyless/edge/edge-1');
+    expect((await withCert.readiness()).ready).toBe(true);
+
+    const without = client({ url: o.url });
+    const err = await failure(get(without));
+    expect(err.status).toBe(502);
+    // TLS 1.3: the origin's certificate_required alert comes after the client's handshake is done,
+    // so the request is already on its way and the origin's reset can overtake the alert.
+    // TLS 1.2: OpenSSL sends handshake_failure, which could also mean no common cipher, so it is
+    // the generic TLS code. Readiness (below) waits for the verdict and names it exactly.
+    const expected = maxVersion === 'TLSv1.3' ? 'ORIGIN_ERR_CLIENT_CERT_REJECTED' : 'ORIGIN_ERR_TLS';
+    expect(maxVersion === 'TLSv1.3' ? [expected, 'ORIGIN_ERR_RESET'] : [expected]).toContain(err.code);
+    expect(o.requests()).toBe(1);
+    const ready = await without.readiness();
+    expect(ready.ready).toBe(false);
+    expect(ready.origins[0]!.code).toBe(expected);
+  });
+});
+
+describe('origin failures', () => {
+  it('origin down: 502 ORIGIN_ERR_CONNECT', async () => {
+    const port = await freePort();
+    const err = await failure(get(client({ url: `https://127.0.0.1:${port}` })));
+    expect(err.code).toBe('ORIGIN_ERR_CONNECT');
+    expect(err.status).toBe(502);
+  });
+
+  it('origin slow to answer: 504 ORIGIN_ERR_HEADERS_TIMEOUT', async () => {
+    const o = await origin({ cert: pki.server, handler: (_req, res) => void setTimeout(() => res.end('late'), 2_000) });
+    const started = Date.now();
+    const err = await failure(get(client({ url: o.url, timeouts: { headersMs: 300 } })));
+    expect(err.code).toBe('ORIGIN_ERR_HEADERS_TIMEOUT');
+    expect(err.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('origin stalls mid-body: the body stream fails with ORIGIN_ERR_BODY_TIMEOUT (504)', async () => {
+    const o = await origin({
+      cert: pki.server,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-length': '10' });
+        res.write('12345');
+      },
+    });
+    const res = await get(client({ url: o.url, timeouts: { bodyMs: 300 } }));
+    expect(res.status).toBe(200);
+    const err = await failure(readBody(res.body));
+    expect(err.code).toBe('ORIGIN_ERR_BODY_TIMEOUT');
+    expect(err.status).toBe(504);
+  });
+
+  it('origin closes mid-body: ORIGIN_ERR_RESET or BAD_RESPONSE on the body stream', async () => {
+    const o = await origin({
+      cert: pki.server,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('12345', () => res.socket?.destroy());
+      },
+    });
+    const res = await get(client({ url: o.url }));
+    const err = await failure(readBody(res.body));
+    expect(['ORIGIN_ERR_RESET', 'ORIGIN_ERR_BAD_RESPONSE']).toContain(err.code);
+  });
+
+  it('response headers beyond maxResponseHeaderBytes: 502 ORIGIN_ERR_HEADERS_TOO_LARGE', async () => {
+    const o = await origin({ cert: pki.server, handler: (_req, res) => res.writeHead(200, { 'x-big': 'a'.repeat(8_000) }).end() });
+    const err = await failure(get(client({ url: o.url, maxResponseHeaderBytes: 4_096 })));
+    expect(err.code).toBe('ORIGIN_ERR_HEADERS_TOO_LARGE');
+    expect(err.status).toBe(502);
+  });
+
+  it('a host with no origin: 421 ORIGIN_ERR_NO_ROUTE', async () => {
+    const o = await origin({ cert: pki.server });
+    const err = await failure(get(client({ url: o.url }), { host: 'unknown.test' }));
+    expect(err.code).toBe('ORIGIN_ERR_NO_ROUTE');
+    expect(err.status).toBe(421);
+  });
+
+  it('the client going away aborts the origin request: ORIGIN_ERR_ABORTED', async () => {
+    let closed = false;
+    const o = await origin({ cert: pki.server, handler: (req) => req.socket.once('close', () => (closed = true)) });
+    const ac = new AbortController();
+    const pending = client({ url: o.url }).fetch(edgeRequest(), null, ac.signal);
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    expect((await failure(pending)).code).toBe('ORIGIN_ERR_ABORTED');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(true);
+  });
+
+  it('a wrong origin certificate is not retried into success later: every request is checked', async () => {
+    const o = await origin({ cert: pki.wrongName });
+    const c = client({ url: o.url });
+    for (let i = 0; i < 3; i++) expect((await failure(get(c))).code).toBe('ORIGIN_ERR_CERT_HOSTNAME');
+  });
+});
+
+describe('connections', () => {
+  it('never opens more than `connections` connections to one origin', async () => {
+    let open = 0;
+    let maxOpen = 0;
+    const o = await origin({ cert: pki.server, handler: (_req, res) => void setTimeout(() => res.end('ok'), 100) });
+    o.server.on('secureConnection', (s) => {
+      maxOpen = Math.max(maxOpen, ++open);
+      s.once('close', () => open--);
+    });
+    const c = client({ url: o.url, connections: 2 });
+    const responses = await Promise.all(Array.from({ length: 8 }, () => get(c).then((r) => readBody(r.body))));
+    expect(responses.map(String)).toEqual(Array(8).fill('ok'));
+    expect(maxOpen).toBe(2);
+    expect(o.requests()).toBe(8);
+  });
+});
+
+describe('header rewriting toward the origin and back', () => {
+  it('removes hop-by-hop fields both ways and sets X-Forwarded-*, Forwarded and Via', async () => {
+    const o = await origin({
+      cert: pki.server,
+      handler: (req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'x-origin-hop',
+          'x-origin-hop': 'secret',
+          'keep-alive': 'timeout=5',
+          'set-cookie': ['a=1', 'b=2'],
+          via: '1.1 origin-proxy',
+        });
+        res.end(JSON.stringify(req.headers));
+      },
+    });
+    const res = await get(client({ url: o.url }), {
+      headers: {
+        host: 'www.example.test',
+        connection: 'keep-alive, x-client-hop',
+        'x-client-hop': 'secret',
+        'keep-alive': 'timeout=10',
+        'proxy-connection': 'keep-alive',
+        te: 'trailers',
+        trailer: 'x-checksum',
+        upgrade: 'h2c',
+        expect: '100-continue',
+        'x-forwarded-for': '198.51.100.1',
+        'x-forwarded-proto': 'http',
+        forwarded: 'for=198.51.100.1',
+        via: '1.0 corporate-proxy',
+        'x-end-to-end': 'kept',
+      },
+      clientIp: '::ffff:203.0.113.9',
+    });
+    const seen = JSON.parse((await readBody(res.body)).toString()) as Record<string, string>;
+    for (const name of ['x-client-hop', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']) expect(seen[name], name).toBeUndefined();
+    // undici manages its own connection: keep-alive, which is not the client's.
+    expect(seen.connection).not.toContain('x-client-hop');
+    expect(seen['keep-alive']).toBeUndefined();
+    expect(seen['x-end-to-end']).toBe('kept');
+    expect(seen.host).toBe('www.example.test');
+    // The client's own X-Forwarded-For and Forwarded are dropped by default: the edge is the first trusted hop.
+    expect(seen['x-forwarded-for']).toBe('203.0.113.9');
+    expect(seen['x-forwarded-proto']).toBe('https');
+    expect(seen['x-forwarded-host']).toBe('www.example.test');
+    expect(seen.forwarded).toBe('for=203.0.113.9;host=www.example.test;proto=https');
+    expect(seen.via).toBe('1.0 corporate-proxy, 1.1 keyless-edge');
+
+    expect(res.headers['x-origin-hop']).toBeUndefined();
+    expect(res.headers.connection).toBeUndefined();
+    expect(res.headers['keep-alive']).toBeUndefined();
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(res.headers.via).toBe('1.1 origin-proxy, 1.1 keyless-edge');
+  });
+
+  it('hostHeader replaces the client’s Host; incomingForwarded append keeps the chain', async () => {
+    const o = await origin({ cert: pki.server });
+    const c = client({ url: o.url, hostHeader: 'origin.internal:9443', incomingForwarded: 'append' });
+    const res = await get(c, { headers: { host: 'www.example.test', 'x-forwarded-for': '198.51.100.1', forwarded: 'for=198.51.100.1' }, clientIp: '2001:db8::7' });
+    const seen = (JSON.parse((await readBody(res.body)).toString()) as { headers: Record<string, string> }).headers;
+    expect(seen.host).toBe('origin.internal:9443');
+    expect(seen['x-forwarded-for']).toBe('198.51.100.1, 2001:db8::7');
+    expect(seen.forwarded).toBe('for=198.51.100.1, for="[2001:db8::7]";host=www.example.test;proto=https');
+  });
+});
+
+describe('metrics and readiness', () => {
+  it('counts latency by origin and status class, and errors by code', async () => {
+    const ok = await origin({ cert: pki.server, handler: (req, res) => res.writeHead(req.url === '/missing' ? 404 : 200).end() });
+    const registry = new Registry();
+    const c = createOriginClient({
+      origins: [
+        { name: 'good', hostnames: ['good.test'], url: ok.url, ca: pki.ca.certPem },
+        { name: 'down', hostnames: ['down.test'], url: `https://127.0.0.1:${await freePort()}`, ca: pki.ca.certPem },
+      ],
+      registry,
+    });
+    cleanups.push(() => c.close());
+    await readBody((await get(c, { host: 'good.test' })).body);
+    await readBody((await get(c, { host: 'good.test', url: '/missing' })).body);
+    await failure(get(c, { host: 'down.test' }));
+    const text = await registry.metrics();
+    expect(text).toContain('keyless_edge_origin_request_seconds_count{origin="good",status_class="2xx"} 1');
+    expect(text).toContain('keyless_edge_origin_request_seconds_count{origin="good",status_class="4xx"} 1');
+    expect(text).toContain('keyless_edge_origin_request_seconds_count{origin="down",status_class="error"} 1');
+    expect(text).toContain('keyless_edge_origin_errors_total{origin="down",code="ORIGIN_ERR_CONNECT"} 1');
+    expect(text).toMatch(/keyless_edge_origin_connections\{origin="good"\} [12]\n/);
+
+    const ready = await c.readiness();
+    expect(ready.ready).toBe(false);
+    expect(ready.origins.map((p) => [p.name, p.ok, p.code])).toEqual([
+      ['good', true, undefined],
+      ['down', false, 'ORIGIN_ERR_CONNECT'],
+    ]);
+  });
+
+  it('readiness verifies the certificate as requests do', async () => {
+    const o = await origin({ cert: pki.wrongName });
+    const ready = await client({ url: o.url }).readiness();
+    expect(ready.ready).toBe(false);
+    expect(ready.origins[0]!.code).toBe('ORIGIN_ERR_CERT_HOSTNAME');
+    expect(o.requests()).toBe(0);
+  });
+});
+
+describe('routing', () => {
+  it('routes by host, ignoring the port, with one-label wildcards', async () => {
+    const a = await origin({ cert: pki.server, handler: (_q, r) => r.end('a') });
+    const b = await origin({ cert: pki.server, handler: (_q, r) => r.end('b') });
+    const c = createOriginClient({
+      origins: [
+        { hostnames: ['a.test', '*.b.test'], url: a.url, ca: pki.ca.certPem },
+        { hostnames: ['x.b.test'], url: b.url, ca: pki.ca.certPem },
+      ],
+    });
+    cleanups.push(() => c.close());
+    const body = async (host: string) => String(await readBody((await get(c, { host })).body));
+    expect(await body('a.test:8443')).toBe('a');
+    expect(await body('y.b.test')).toBe('a');
+    expect(await body('x.b.test')).toBe('b');
+    expect(c.route('deep.y.b.test')).toBeUndefined();
+    expect(c.route('b.test')).toBeUndefined();
+  });
+
+  it('refuses two origins for one hostname, naming the field', () => {
+    expect(() =>
+      createOriginClient({
+        origins: [
+          { hostnames: ['a.test'], url: 'https://127.0.0.1:1' },
+          { hostnames: ['b.test', 'A.test'], url: 'https://127.0.0.1:2' },
+        ],
+      }),
+    ).toThrow(/origins\[1\]\.hostnames\[1\]: a\.test is already served/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
