@@ -2,7 +2,7 @@
 // origin pulls, 502/504 with stable codes, header rewriting, metrics and readiness.
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOriginClient, isOriginError, OriginError, pinOf, type OriginClient, type OriginSettings } from '../../../../edge/http/origin/index.js';
@@ -19,9 +19,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-function capturedLog(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function capturedLog(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const log: Logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
   return { log, lines };
 }
 
@@ -31,7 +31,7 @@ async function origin(options: Parameters<typeof startTestOrigin>[0]): Promise<T
   return o;
 }
 
-function client(settings: Partial<OriginSettings> & { url: string }, extra: { registry?: Registry; log?: ReturnType<typeof pino> } = {}): OriginClient {
+function client(settings: Partial<OriginSettings> & { url: string }, extra: { registry?: Registry; log?: Logger } = {}): OriginClient {
   const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], ca: pki.ca.certPem, ...settings }], ...extra });
   cleanups.push(() => c.close());
   return c;
