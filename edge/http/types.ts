@@ -1,6 +1,6 @@
 // What the stages of the edge's HTTP pipeline (WAF → cache → origin client) hand each other.
 // Plain data, independent of fastify and undici, so each stage can be tested on its own.
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** Header values as Node's http module gives them: lower-case names; repeated ones as arrays. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -36,3 +36,11 @@ export interface EdgeResponse {
  * the WAF already read, or null). The signal aborts the origin request (client went away).
  */
 export type OriginFetch = (request: EdgeRequest, body: Readable | Buffer | null, signal: AbortSignal) => Promise<EdgeResponse>;
+
+/**
+ * Passes an HTTP/1.1 Upgrade (WebSocket) through to the origin, given what node's http server
+ * hands its 'upgrade' listener: the request, the client socket and the bytes read past the request
+ * head. It owns the socket from then on (writes the origin's answer or an error page, pipes after
+ * a 101) and never rejects; the result says what happened, for the access log.
+ */
+export type OriginUpgrade = (request: EdgeRequest, socket: Duplex, head: Buffer) => Promise<{ readonly outcome: 'upgraded' | 'relayed' | 'failed'; readonly status: number }>;

@@ -28,8 +28,9 @@ export interface OriginClient {
   /** Forwards one request to the origin of its host; rejects with an OriginError. */
   readonly fetch: OriginFetch;
   /**
-   * WebSocket / HTTP/1.1 Upgrade pass-through, for the http server's 'upgrade' event. Resolves when
-   * the upgrade is done (piping), relayed or failed; never rejects, and owns `socket` from then on.
+   * WebSocket / HTTP/1.1 Upgrade pass-through, for the http server's 'upgrade' event (an
+   * OriginUpgrade of edge/http/types.ts). Resolves when the upgrade is done (piping), relayed or
+   * failed; never rejects, and owns `socket` from then on.
    */
   upgrade(request: EdgeRequest, socket: Duplex, head: Buffer): Promise<UpgradeOutcome>;
   /** The origin that serves a host ("example.com" or "example.com:8443"), if any. */

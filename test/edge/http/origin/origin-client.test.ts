@@ -2,6 +2,7 @@
 // origin pulls, 502/504 with stable codes, header rewriting, metrics and readiness.
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -193,6 +194,18 @@ describe('origin failures', () => {
     expect(err.status).toBe(502);
   });
 
+  it('origin accepts TCP but never completes TLS: 504 ORIGIN_ERR_CONNECT_TIMEOUT', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => silent.close(() => resolve())));
+    const sockets: net.Socket[] = [];
+    silent.on('connection', (s) => sockets.push(s));
+    cleanups.push(async () => sockets.forEach((s) => s.destroy()));
+    const err = await failure(get(client({ url: `https://127.0.0.1:${(silent.address() as AddressInfo).port}`, timeouts: { connectMs: 300 } })));
+    expect(err.code).toBe('ORIGIN_ERR_CONNECT_TIMEOUT');
+    expect(err.status).toBe(504);
+  });
+
   it('origin slow to answer: 504 ORIGIN_ERR_HEADERS_TIMEOUT', async () => {
     const o = await origin({ cert: pki.server, handler: (_req, res) => void setTimeout(() => res.end('late'), 2_000) });
     const started = Date.now();
@@ -254,6 +267,28 @@ describe('origin failures', () => {
     expect((await failure(pending)).code).toBe('ORIGIN_ERR_ABORTED');
     await new Promise((r) => setTimeout(r, 100));
     expect(closed).toBe(true);
+  });
+
+  it('a client body that fails mid-way: ORIGIN_ERR_REQUEST_BODY (400), or a short one for its Content-Length', async () => {
+    const o = await origin({ cert: pki.server });
+    const c = client({ url: o.url });
+    const broken = new Readable({ read() {} });
+    broken.push('part of the body');
+    setTimeout(() => broken.destroy(new Error('client connection reset')), 50);
+    const headers = { host: 'www.example.test', 'content-length': '1000' };
+    const err = await failure(c.fetch(edgeRequest({ method: 'POST', headers }), broken, new AbortController().signal));
+    expect(err.code).toBe('ORIGIN_ERR_REQUEST_BODY');
+    expect(err.status).toBe(400);
+    const short = await failure(c.fetch(edgeRequest({ method: 'POST', headers }), Buffer.from('only this'), new AbortController().signal));
+    expect(short.code).toBe('ORIGIN_ERR_REQUEST_BODY');
+  });
+
+  it('an absolute-form target goes to the origin in origin-form; asterisk-form is refused', async () => {
+    const o = await origin({ cert: pki.server });
+    const c = client({ url: o.url });
+    const res = await get(c, { url: 'https://www.example.test/p?q=1' });
+    expect((JSON.parse((await readBody(res.body)).toString()) as { url: string }).url).toBe('/p?q=1');
+    expect((await failure(get(c, { method: 'OPTIONS', url: '*' }))).code).toBe('ORIGIN_ERR_BAD_REQUEST');
   });
 
   it('a wrong origin certificate is not retried into success later: every request is checked', async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createOriginClient, pinOf, type OriginClient, type UpgradeOutcome } from '../../../../edge/http/origin/index.js';
-import type { EdgeRequest } from '../../../../edge/http/types.js';
+import type { EdgeRequest, OriginUpgrade } from '../../../../edge/http/types.js';
 import { makeTestPki, type TestPki } from './origin-fixture.js';
 
 let pki: TestPki;
@@ -47,6 +47,8 @@ afterAll(async () => {
 /** A plain http "edge" that hands every upgrade to the origin client. */
 async function edgeFor(client: OriginClient): Promise<{ port: number; outcomes: UpgradeOutcome[] }> {
   const outcomes: UpgradeOutcome[] = [];
+  // What the pipeline will hold: the shared type, not the origin client.
+  const upgrade: OriginUpgrade = (request, socket, head) => client.upgrade(request, socket, head);
   const server = http.createServer((_req, res) => res.writeHead(404).end());
   let n = 0;
   server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
@@ -61,7 +63,7 @@ async function edgeFor(client: OriginClient): Promise<{ port: number; outcomes: 
       clientPort: req.socket.remotePort ?? 0,
       servername: 'www.example.test',
     };
-    void client.upgrade(request, socket, head).then((o) => outcomes.push(o));
+    void upgrade(request, socket, head).then((o) => outcomes.push(o as UpgradeOutcome));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(async () => {
