@@ -98,16 +98,18 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   const log = options.log.child({ component: 'http-cache' });
   const now = options.now ?? Date.now;
   const policies: PolicyFactory = createPolicyFactory(now, config.heuristicFraction);
-  let metrics: CacheMetrics | undefined;
+  // Metrics exist before the store opens: the disk store reports what it discards while rebuilding its index.
+  let opened: CacheStore | undefined;
+  const m: CacheMetrics = createCacheMetrics(options.metrics, () => opened?.stats() ?? { entries: 0, bytes: 0 });
   const events: StoreEvents = {
-    onEvict: () => metrics?.evicted(),
-    onStored: (e) => metrics?.stored(e.bytes),
+    onEvict: () => m.evicted(),
+    onStored: (e) => m.stored(e.bytes),
     onCorrupt: (what, reason) => {
-      metrics?.error('CACHE_ERR_CORRUPT_ENTRY');
+      m.error('CACHE_ERR_CORRUPT_ENTRY');
       log.warn({ code: 'CACHE_ERR_CORRUPT_ENTRY', what, reason }, 'discarded a corrupt cache entry');
     },
     onError: (err) => {
-      metrics?.error('CACHE_ERR_STORE_WRITE');
+      m.error('CACHE_ERR_STORE_WRITE');
       log.warn({ code: 'CACHE_ERR_STORE_WRITE', err }, 'a cache file operation failed');
     },
   };
@@ -119,8 +121,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   };
   const store: CacheStore =
     options.store ?? (config.store.type === 'disk' ? await openDiskStore(config.store.dir, limits, events) : createMemoryStore(limits, events));
-  const m: CacheMetrics = createCacheMetrics(options.metrics, () => store.stats());
-  metrics = m;
+  opened = store;
 
   let rules: RuleMatcher = compileRules(config.rules);
   const flights = new Map<string, Flight<Waiter>>();
