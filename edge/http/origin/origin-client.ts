@@ -39,8 +39,13 @@ export interface OriginClient {
   warnings(): string[];
   /** For /readyz: one verified TLS connection to each origin. */
   readiness(): Promise<OriginReadiness>;
-  /** Closes every pooled connection; requests in flight fail with ORIGIN_ERR_INTERNAL. */
+  /**
+   * Stops taking requests and closes each pooled connection once its request has finished (for a
+   * config reload: the old client drains while the new one serves). Open WebSocket tunnels stay.
+   */
   close(): Promise<void>;
+  /** Closes everything now, tunnels included; requests in flight fail. For shutdown. */
+  destroy(): Promise<void>;
 }
 
 interface Entry {
@@ -60,6 +65,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     entries.map((e) => ({ origin: e.origin.name, connected: e.pool.stats.connected, running: e.pool.stats.running, pending: e.pool.stats.pending })),
   );
   const byOrigin = new Map<ResolvedOrigin, Entry>();
+  const tunnels = new Set<Duplex>();
   for (const origin of resolved) {
     const connector = createOriginConnector(origin);
     const pool = new Pool(origin.origin, {
@@ -111,13 +117,18 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         writeErrorResponse(socket, err, request, renderError);
         return Promise.resolve({ outcome: 'failed', status: err.status, error: err });
       }
-      return proxyUpgrade({ connector: entry.connector, via, metrics, log: options.log, renderError }, request, socket, head);
+      return proxyUpgrade({ connector: entry.connector, via, metrics, log: options.log, renderError, tunnels }, request, socket, head);
     },
     route: (host) => lookup(host)?.origin,
     warnings: () => originWarnings(resolved),
     readiness: () => probeOrigins(entries.map((e) => e.connector)),
     async close() {
-      await Promise.all(entries.map((e) => e.pool.destroy().catch(() => undefined)));
+      await Promise.all(entries.map((e) => (e.pool.closed || e.pool.destroyed ? undefined : e.pool.close().catch(() => undefined))));
+    },
+    async destroy() {
+      for (const socket of tunnels) socket.destroy();
+      tunnels.clear();
+      await Promise.all(entries.map((e) => (e.pool.destroyed ? undefined : e.pool.destroy().catch(() => undefined))));
     },
   };
 }

@@ -22,6 +22,8 @@ export interface UpgradeTarget {
   readonly metrics: OriginMetrics;
   readonly log: Logger | undefined;
   readonly renderError: ErrorRenderer;
+  /** Open tunnels, so the client's destroy() can close them; each removes itself when closed. */
+  readonly tunnels: Set<Duplex>;
 }
 
 /** The body of an error answer; the pipeline passes its own so every error page looks the same. */
@@ -112,7 +114,7 @@ export async function proxyUpgrade(target: UpgradeTarget, request: EdgeRequest, 
       if (originHead.length > 0) client.write(originHead);
       if (head.length > 0) upgraded.write(head);
       // `upgraded` is originSocket itself (createConnection above), handed back by node's parser.
-      tunnel(client, upgraded, originSocket, origin.timeouts.upgradeIdleMs);
+      tunnel(client, upgraded, originSocket, origin.timeouts.upgradeIdleMs, target.tunnels);
       settle({ outcome: 'upgraded', status: 101 });
     });
     req.once('response', (res) => {
@@ -137,11 +139,13 @@ export async function proxyUpgrade(target: UpgradeTarget, request: EdgeRequest, 
 }
 
 /** Both directions piped; either side closing, failing or idling too long closes the other. */
-function tunnel(client: Duplex, origin: Duplex, originSocket: Socket, idleMs: number): void {
+function tunnel(client: Duplex, origin: Duplex, originSocket: Socket, idleMs: number, open: Set<Duplex>): void {
   const closeBoth = (): void => {
+    open.delete(client);
     client.destroy();
     origin.destroy();
   };
+  open.add(client);
   client.on('error', closeBoth);
   origin.on('error', closeBoth);
   client.once('close', closeBoth);

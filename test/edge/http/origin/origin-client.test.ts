@@ -34,7 +34,7 @@ async function origin(options: Parameters<typeof startTestOrigin>[0]): Promise<T
 
 function client(settings: Partial<OriginSettings> & { url: string }, extra: { registry?: Registry; log?: Logger } = {}): OriginClient {
   const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], ca: pki.ca.certPem, ...settings }], ...extra });
-  cleanups.push(() => c.close());
+  cleanups.push(() => c.destroy());
   return c;
 }
 
@@ -89,7 +89,7 @@ describe('mode strict (Full Strict)', () => {
   it('uses node’s bundled public roots when no ca is configured (the dev CA is then unknown)', async () => {
     const o = await origin({ cert: pki.server });
     const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url }] });
-    cleanups.push(() => c.close());
+    cleanups.push(() => c.destroy());
     expect((await failure(get(c))).code).toBe('ORIGIN_ERR_CERT_UNTRUSTED');
   });
 });
@@ -129,7 +129,7 @@ describe('mode pinned', () => {
   it('with pinOnly the pin replaces CA trust: a self-signed origin with the pinned key is accepted', async () => {
     const o = await origin({ cert: pki.selfSigned });
     const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url, mode: 'pinned', pinOnly: true, pins: [pinOf(pki.selfSigned.certPem)] }] });
-    cleanups.push(() => c.close());
+    cleanups.push(() => c.destroy());
     const res = await get(c);
     expect(res.status).toBe(200);
     await readBody(res.body);
@@ -140,7 +140,7 @@ describe('mode full', () => {
   it('accepts a self-signed origin, and says so loudly in warnings and readiness', async () => {
     const o = await origin({ cert: pki.selfSigned });
     const c = createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: o.url, mode: 'full' }] });
-    cleanups.push(() => c.close());
+    cleanups.push(() => c.destroy());
     const res = await get(c);
     expect(res.status).toBe(200);
     await readBody(res.body);
@@ -298,6 +298,25 @@ describe('origin failures', () => {
   });
 });
 
+describe('close and destroy', () => {
+  it('close() lets the request in flight finish and refuses new ones; destroy() ends it', async () => {
+    const o = await origin({ cert: pki.server, handler: (_req, res) => void setTimeout(() => res.end('done'), 300) });
+    const c = client({ url: o.url });
+    const inFlight = get(c);
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = c.close();
+    expect((await failure(get(c))).code).toBe('ORIGIN_ERR_INTERNAL');
+    expect(String(await readBody((await inFlight).body))).toBe('done');
+    await closed;
+
+    const d = client({ url: o.url });
+    const cut = get(d);
+    await new Promise((r) => setTimeout(r, 100));
+    await d.destroy();
+    expect((await failure(cut)).code).toBe('ORIGIN_ERR_INTERNAL');
+  });
+});
+
 describe('connections', () => {
   it('never opens more than `connections` connections to one origin', async () => {
     let open = 0;
@@ -393,7 +412,7 @@ describe('metrics and readiness', () => {
       ],
       registry,
     });
-    cleanups.push(() => c.close());
+    cleanups.push(() => c.destroy());
     await readBody((await get(c, { host: 'good.test' })).body);
     await readBody((await get(c, { host: 'good.test', url: '/missing' })).body);
     await failure(get(c, { host: 'down.test' }));
@@ -431,7 +450,7 @@ describe('routing', () => {
         { hostnames: ['x.b.test'], url: b.url, ca: pki.ca.certPem },
       ],
     });
-    cleanups.push(() => c.close());
+    cleanups.push(() => c.destroy());
     const body = async (host: string) => String(await readBody((await get(c, { host })).body));
     expect(await body('a.test:8443')).toBe('a');
     expect(await body('y.b.test')).toBe('a');

@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 /** A plain http "edge" that hands every upgrade to the origin client. */
-async function edgeFor(client: OriginClient): Promise<{ port: number; outcomes: UpgradeOutcome[] }> {
+async function edgeFor(client: OriginClient): Promise<{ port: number; outcomes: UpgradeOutcome[]; client: OriginClient }> {
   const outcomes: UpgradeOutcome[] = [];
   // What the pipeline will hold: the shared type, not the origin client.
   const upgrade: OriginUpgrade = (request, socket, head) => client.upgrade(request, socket, head);
@@ -69,9 +69,9 @@ async function edgeFor(client: OriginClient): Promise<{ port: number; outcomes: 
   closers.push(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await client.close();
+    await client.destroy();
   });
-  return { port: (server.address() as AddressInfo).port, outcomes };
+  return { port: (server.address() as AddressInfo).port, outcomes, client };
 }
 
 function open(url: string): Promise<WebSocket> {
@@ -156,6 +156,18 @@ describe('WebSocket through the upgrade pass-through', () => {
     expect(await connections(originServer)).toBe(before + 1);
     ws.terminate();
     await waitFor(async () => (await connections(originServer)) === before);
+  });
+
+  it('close() leaves open tunnels alone; destroy() closes them', async () => {
+    const edge = await edgeFor(createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: originUrl, ca: pki.ca.certPem }] }));
+    const ws = await open(`ws://127.0.0.1:${edge.port}/ws`);
+    await edge.client.close();
+    const echoed = next(ws);
+    ws.send('still here');
+    expect((await echoed).data.toString()).toBe('still here');
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    await edge.client.destroy();
+    await closed;
   });
 });
 
