@@ -130,9 +130,10 @@ export async function proxyUpgrade(target: UpgradeTarget, request: EdgeRequest, 
       res.once('end', () => originSocket.destroy());
       settle({ outcome: 'relayed', status });
     });
-    req.once('error', (err) => {
+    req.on('error', (err) => {
       originSocket.destroy();
-      settle(fail(toOriginError(err, origin.name)));
+      // After the answer has been relayed the client already has it; nothing more to write.
+      if (!done) settle(fail(toOriginError(err, origin.name)));
     });
     req.end();
   });

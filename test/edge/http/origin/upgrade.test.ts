@@ -23,6 +23,7 @@ beforeAll(async () => {
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   originServer.on('upgrade', (req, socket, head) => {
     seenHeaders.push(req.headers);
+    if (req.url === '/hang') return;
     if (req.url === '/deny') {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 6\r\nx-origin: yes\r\n\r\ndenied');
       return;
@@ -140,6 +141,13 @@ describe('WebSocket through the upgrade pass-through', () => {
     expect(res.body).not.toMatch(/pin|certificate/i);
     expect(seenHeaders).toEqual([]);
     expect(edge.outcomes[0]).toMatchObject({ outcome: 'failed', status: 502, error: { code: 'ORIGIN_ERR_PIN_MISMATCH' } });
+  });
+
+  it('an origin that does not answer the upgrade in time is a 504', async () => {
+    const edge = await edgeFor(createOriginClient({ origins: [{ hostnames: ['www.example.test'], url: originUrl, ca: pki.ca.certPem, timeouts: { headersMs: 300 } }] }));
+    const res = await unexpected(`ws://127.0.0.1:${edge.port}/hang`);
+    expect(res.status).toBe(504);
+    expect(edge.outcomes[0]).toMatchObject({ outcome: 'failed', error: { code: 'ORIGIN_ERR_HEADERS_TIMEOUT' } });
   });
 
   it('an origin that is down is a 502', async () => {
