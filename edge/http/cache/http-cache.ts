@@ -19,6 +19,7 @@ import {
   allowsStaleIfError,
   applyEdgeTtl,
   createPolicyFactory,
+  forbidsStale,
   policyRequest,
   presentedHeaders,
   remainingTtl,
@@ -265,7 +266,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         }
         return viaOrigin(lookup, undefined, 'uri-miss', first);
       }
-      if (evaluation?.response && evaluation.revalidation && !evaluation.revalidation.synchronous) {
+      if (evaluation?.response && evaluation.revalidation && !evaluation.revalidation.synchronous && !forbidsStale(candidate.policy)) {
         // stale-while-revalidate (RFC 5861 §3): serve the stale response now, refresh behind it.
         const served = await present(lookup, candidate.meta, candidate.policy, { hit: true, ttl: remainingTtl(candidate.policy), detail: 'stale-while-revalidate' });
         if (served) {
@@ -434,9 +435,11 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     } catch {
       updated = undefined;
     }
+    const applies = updated !== undefined && updated.matches && !updated.modified;
+    // The leader needs the stored body; a background refresh only updates the metadata.
+    const body = applies && wantsBody ? await store.readBody(candidate.meta).catch(() => null) : null;
     // Not for our copy (another validator): RFC 9111 §4.3.4 forbids using it, so fetch afresh.
-    const body = updated?.matches && !updated.modified ? await store.readBody(candidate.meta).catch(() => null) : null;
-    if (updated === undefined || !updated.matches || updated.modified || body === null) {
+    if (updated === undefined || !applies || (wantsBody && body === null)) {
       m.revalidation('mismatch');
       let fresh: EdgeResponse;
       try {
@@ -458,10 +461,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     }
     // Waiters look again and find the refreshed entry.
     flight.finish();
-    if (!wantsBody) {
-      discardBody(body);
-      return null;
-    }
+    if (!wantsBody) return null;
     const served = await present(lookup, meta, policy, { fwd, fwdStatus: 304, ttl: remainingTtl(policy) }, body);
     return served ?? passThrough(fillRequest(lookup), null, lookup.fetchOrigin, lookup.signal, { fwd: 'uri-miss' });
   };

@@ -150,6 +150,18 @@ export function presentedHeaders(policy: Policy, restore: RestoredFields | undef
 }
 
 /**
+ * RFC 9111 §4.2.4: a cache MUST NOT generate a stale response when no-cache, must-revalidate or
+ * proxy-revalidate forbid it. The library honours must-revalidate itself but would still apply
+ * stale-while-revalidate / stale-if-error to a no-cache response, hence this check. (s-maxage
+ * also implies proxy-revalidate, §5.2.2.10, but an explicit stale-* directive beside it is the
+ * origin's permission, and the common way to ask a CDN for it.)
+ */
+export function forbidsStale(policy: Policy): boolean {
+  const cc = policy.toObject().rescc;
+  return 'no-cache' in cc || 'must-revalidate' in cc || 'proxy-revalidate' in cc;
+}
+
+/**
  * May a stale response be served because the origin failed (RFC 5861 §4)? The library decides
  * with revalidatedPolicy(): given an error (or no response) it hands back the old policy only
  * when stale-if-error allows it, else it builds a new one (or throws for "no response").
@@ -157,8 +169,7 @@ export function presentedHeaders(policy: Policy, restore: RestoredFields | undef
  * proxy-revalidate) win over stale-if-error.
  */
 export function allowsStaleIfError(policy: Policy, request: PolicyRequest, errorResponse: { status: number; headers: FieldMap } | undefined): boolean {
-  const cc = policy.toObject().rescc;
-  if ('no-cache' in cc || 'must-revalidate' in cc || 'proxy-revalidate' in cc) return false;
+  if (forbidsStale(policy)) return false;
   try {
     const result = policy.revalidatedPolicy(request, errorResponse);
     return result.policy === policy && !result.modified;

@@ -136,7 +136,7 @@ export interface CacheHarness {
   /** GET (or another method) through the cache to the test origin. */
   get(url: string, options?: { method?: string; headers?: HeaderMap; host?: string; signal?: AbortSignal; body?: Buffer | null }): Promise<EdgeResponse>;
   /** Like get(), and reads the body. */
-  fetchText(url: string, options?: { method?: string; headers?: HeaderMap; host?: string }): Promise<{ response: EdgeResponse; text: string; status: string }>;
+  fetchText(url: string, options?: Parameters<CacheHarness['get']>[1]): Promise<{ response: EdgeResponse; text: string; status: string }>;
   close(): Promise<void>;
 }
 

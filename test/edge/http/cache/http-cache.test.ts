@@ -257,6 +257,17 @@ describe('stale-while-revalidate and stale-if-error', () => {
     await origin.restart();
   });
 
+  it('no-cache forbids stale-while-revalidate (RFC 9111 §4.2.4): the entry is revalidated first', async () => {
+    origin.route('/nc-swr', (req, res, seen) => {
+      if (req.headers['if-none-match']) return void res.writeHead(200, { 'cache-control': 'no-cache, stale-while-revalidate=600', etag: `"${seen}"` }).end(`v${seen}`);
+      res.writeHead(200, { 'cache-control': 'no-cache, stale-while-revalidate=600', etag: '"1"' }).end('v1');
+    });
+    await h.fetchText('/nc-swr');
+    const second = await h.fetchText('/nc-swr');
+    expect(second.text).toBe('v2');
+    expect(second.status).toContain('fwd=stale');
+  });
+
   it('must-revalidate forbids stale-if-error (RFC 9111 §4.2.4)', async () => {
     origin.route('/mr', fixed(200, { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=600' }, 'x'));
     await h.fetchText('/mr');
@@ -637,11 +648,16 @@ describe('robustness', () => {
     expect(second.text).toBe('odd');
   });
 
-  it('passes a target it cannot key (not origin-form) through', async () => {
-    origin.route('/x', fixed(200, {}, 'x'));
-    const r = await h.get('*', { method: 'GET' }).catch((e: unknown) => e);
-    // undici refuses "*" as a GET target; the point is that the cache did not crash or store it.
+  it('passes a request it cannot key (odd host) straight through', async () => {
+    origin.route('/x', fixed(200, { 'cache-control': 'max-age=60' }, 'x'));
+    const odd = await h.fetchText('/x', { host: 'not a host' });
+    expect(odd.status).toBe('keyless; fwd=bypass; fwd-status=200; detail=target');
     expect(h.cache.stats().entries).toBe(0);
-    void r;
+  });
+
+  it('a GET request body is not forwarded and does not disturb the cache', async () => {
+    origin.route('/gb', fixed(200, { 'cache-control': 'max-age=60' }, 'gb'));
+    expect((await h.fetchText('/gb', { body: Buffer.from('ignored') })).text).toBe('gb');
+    expect((await h.fetchText('/gb')).status).toContain('hit');
   });
 });
