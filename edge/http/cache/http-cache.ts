@@ -279,16 +279,29 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       if (evaluation) {
         // Stale, or the request's own directives (no-cache, max-age=0) want validation.
         const fwd: ForwardReason = candidate.policy.stale() ? 'stale' : 'request';
+        const refused = onlyIfCached(lookup);
+        if (refused) return refused;
         if (first) m.miss(fwd);
         if (lookup.head) return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
         return viaOrigin(lookup, candidate, fwd, first);
       }
     }
     const fwd: ForwardReason = metas.length > 0 ? 'vary-miss' : 'uri-miss';
+    const refused = onlyIfCached(lookup);
+    if (refused) return refused;
     if (first) m.miss(fwd);
     // A HEAD miss is forwarded as it is: it has no body to store (RFC 9110 §9.3.2).
     if (lookup.head) return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
     return viaOrigin(lookup, undefined, fwd, first);
+  };
+
+  /**
+   * RFC 9111 §5.2.1.7: a client that asks only-if-cached gets a stored response or a 504, never
+   * a trip to the origin.
+   */
+  const onlyIfCached = (lookup: Lookup): EdgeResponse | undefined => {
+    if (!/\bonly-if-cached\b/i.test(fieldValue(lookup.request.headers, 'cache-control') ?? '')) return undefined;
+    return { status: 504, headers: status({ 'content-length': '0', 'cache-control': 'no-store' }, { detail: 'only-if-cached' }), body: null };
   };
 
   /** Requests whose own directives ask for a response of their own do not wait on another's. */
@@ -399,6 +412,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       releaseInterest();
       flight.fail(err);
       if (candidate) m.revalidation('error');
+      if (!wantsBody) throw err;
       if (candidate && fwd === 'stale' && allowsStaleIfError(candidate.policy, lookup.policyRequest, undefined)) {
         const served = await serveStaleIfError(lookup, candidate, undefined);
         if (served) return served;
@@ -415,6 +429,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         discardBody(res.body);
         m.revalidation('error');
         flight.fail(new CacheError('CACHE_ERR_INCOMPLETE_BODY', `the origin answered ${res.status}`));
+        if (!wantsBody) return null;
         const served = await serveStaleIfError(lookup, candidate, res.status);
         if (served) return served;
         // The stale body vanished meanwhile (evicted, purged): nothing better than asking again.
@@ -492,7 +507,8 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     const storing = unshareable === undefined && !tooLarge && !closed;
     if (unshareable) {
       m.notStored(unshareable);
-      markPass(lookup.key);
+      // An error is not a property of the URL: coalescing keeps protecting an origin in trouble.
+      if (res.status < 500) markPass(lookup.key);
     } else if (tooLarge) m.notStored('too-large');
     const ttl = policy && unshareable === undefined ? remainingTtl(policy) : undefined;
 

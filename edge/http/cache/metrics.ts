@@ -40,7 +40,7 @@ export function createCacheMetrics(registry: Registry | undefined, stats: () => 
     registers,
   });
   const coalesced = new Counter({ name: 'keyless_edge_cache_coalesced_total', help: 'Requests served from another request\'s origin fetch (request collapsing).', registers });
-  const storedBytes = new Counter({ name: 'keyless_edge_cache_stored_bytes_total', help: 'Body bytes written to the store.', registers });
+  const storedBytes = new Counter({ name: 'keyless_edge_cache_stored_bytes_total', help: 'Bytes written to the store (bodies and their metadata).', registers });
   const storedEntries = new Counter({ name: 'keyless_edge_cache_stored_entries_total', help: 'Entries written to the store.', registers });
   const notStored = new Counter({ name: 'keyless_edge_cache_not_stored_total', help: 'Origin responses not stored, by reason.', labelNames: ['reason'] as const, registers });
   const evictions = new Counter({ name: 'keyless_edge_cache_evictions_total', help: 'Entries evicted to stay within maxTotalBytes, maxEntries or maxVariantsPerKey.', registers });

@@ -527,6 +527,16 @@ describe('cache rules', () => {
 });
 
 describe('bypasses and Cache-Status', () => {
+  it('only-if-cached: a stored response or a 504, never the origin (RFC 9111 §5.2.1.7)', async () => {
+    origin.route('/oic', fixed(200, { 'cache-control': 'max-age=60' }, 'o'));
+    const refused = await h.get('/oic', { headers: { 'cache-control': 'only-if-cached' } });
+    expect(refused.status).toBe(504);
+    expect(refused.headers['cache-status']).toBe('keyless; detail=only-if-cached');
+    expect(origin.count('/oic')).toBe(0);
+    await h.fetchText('/oic');
+    expect((await h.fetchText('/oic', { headers: { 'cache-control': 'only-if-cached' } })).text).toBe('o');
+  });
+
   it('forwards ranges and other preconditions to the origin', async () => {
     origin.route('/r', fixed(200, { 'cache-control': 'max-age=60' }, 'range'));
     expect((await h.fetchText('/r', { headers: { range: 'bytes=0-1' } })).status).toBe('keyless; fwd=bypass; fwd-status=200; detail=range');

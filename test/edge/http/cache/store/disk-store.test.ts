@@ -260,6 +260,24 @@ describe('the cache on the disk store', () => {
     await origin.stop();
   });
 
+  it('a disk that cannot be written costs the entry, not the response', async () => {
+    const origin = await startOrigin();
+    origin.route('/unwritable', fixed(200, { 'cache-control': 'max-age=600' }, 'served anyway'));
+    const h = await cacheHarness(origin, { store: { type: 'disk', dir } });
+    await rm(path.join(dir, 'tmp'), { recursive: true });
+    const first = await h.fetchText('/unwritable');
+    expect(first.text).toBe('served anyway');
+    await h.cache.settled();
+    expect(await metricValue(h.registry, 'keyless_edge_cache_not_stored_total', { reason: 'write-failed' })).toBe(1);
+    expect(await metricValue(h.registry, 'keyless_edge_cache_errors_total', { code: 'CACHE_ERR_STORE_WRITE' })).toBe(1);
+    await mkdir(path.join(dir, 'tmp'));
+    expect((await h.fetchText('/unwritable')).status).toContain('fwd=uri-miss');
+    await h.cache.settled();
+    expect((await h.fetchText('/unwritable')).status).toContain('hit');
+    await h.close();
+    await origin.stop();
+  });
+
   it('serves large disk hits as a verified stream', async () => {
     const origin = await startOrigin();
     const big = 'L'.repeat(2 << 20);
