@@ -1,7 +1,7 @@
 // The checkpoint writer: atomic the first time, then overwritten in place (a fixed-size record,
-// fdatasync); readers see the same JSON either way; a checkpoint that was removed or swapped
+// O_DSYNC); readers see the same JSON either way; a checkpoint that was removed or swapped
 // between writes makes the write fail, so the log fails closed.
-import { open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ describe('CheckpointWriter', () => {
     const text = await readFile(head(), 'utf8');
     expect(text.endsWith('\n')).toBe(true);
     expect(JSON.parse(text)).toMatchObject({ seq: 123_456_789, hash: cp(123_456_789).hash });
+    await writer.close();
   });
 
   it('replaces a checkpoint in the older short layout atomically before writing in place', async () => {
@@ -55,22 +56,30 @@ describe('CheckpointWriter', () => {
     expect(after.ino).not.toBe(before.ino);
     expect(after.size).toBe(CHECKPOINT_RECORD_BYTES);
     expect(await readCheckpoint(head())).toEqual(cp(5));
+    await writer.close();
   });
 
-  it('fails when the checkpoint was removed, swapped for a symlink or for another file between writes', async () => {
-    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
-    await writer.write(cp(1), new Date());
-
-    await rm(head());
-    await expect(writer.write(cp(2), new Date())).rejects.toMatchObject({ code: 'ENOENT' });
-
-    await writeFile(path.join(dir, 'elsewhere'), Buffer.alloc(CHECKPOINT_RECORD_BYTES, 0x20));
-    await symlink(path.join(dir, 'elsewhere'), head());
-    await expect(writer.write(cp(3), new Date())).rejects.toMatchObject({ code: 'ELOOP' });
-
-    await rm(head());
-    await writeFile(head(), 'a different file\n');
-    await expect(writer.write(cp(4), new Date())).rejects.toThrow(/no longer a 256-byte checkpoint/);
+  it('fails when the checkpoint was removed, renamed away, or swapped for a symlink or another file between writes', async () => {
+    const swaps: Array<() => Promise<void>> = [
+      () => rm(head()),
+      () => rename(head(), path.join(dir, 'moved')),
+      async () => {
+        await rename(head(), path.join(dir, 'elsewhere'));
+        await symlink(path.join(dir, 'elsewhere'), head());
+      },
+      async () => {
+        await rm(head());
+        await writeFile(head(), Buffer.alloc(CHECKPOINT_RECORD_BYTES, 0x20));
+      },
+    ];
+    for (const swap of swaps) {
+      await rm(head(), { force: true });
+      const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+      await writer.write(cp(1), new Date());
+      await swap();
+      await expect(writer.write(cp(2), new Date())).rejects.toThrow(/removed or replaced/);
+      await writer.close();
+    }
   });
 });
 
