@@ -42,7 +42,8 @@ signals:
           process.stdout.write(`pkcs11 store ${store.module}: opened at start\n`);
           continue;
         }
-        const loaded = await FileKeyStore.load(store.dir);
+        // Listing keys signs nothing: no signing threads.
+        const loaded = await FileKeyStore.load(store.dir, { signingThreads: 0 });
         for (const key of loaded.list()) process.stdout.write(`${key.keyId}  ${key.algorithm.padEnd(8)} ${key.source}\n`);
         await loaded.close();
       }

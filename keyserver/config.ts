@@ -39,6 +39,8 @@ const fileStore = z.strictObject({
   type: z.literal('file'),
   dir: z.string().min(1),
   maxInFlight: z.number().int().positive().max(100_000).default(256),
+  /** Threads that sign; default one per core. 0: libuv's thread pool (shared with file I/O, the audit log's included). */
+  signingThreads: z.number().int().nonnegative().max(256).optional(),
 });
 
 const pkcs11Store = z

@@ -46,7 +46,10 @@ async function readPin(store: Extract<KeyStoreConfig, { type: 'pkcs11' }>): Prom
 }
 
 async function openStore(config: KeyStoreConfig): Promise<KeyStore> {
-  if (config.type === 'file') return FileKeyStore.load(config.dir);
+  if (config.type === 'file') {
+    // The threads' own bound matches the store's: the concurrency limit never lets more through.
+    return FileKeyStore.load(config.dir, { maxPending: config.maxInFlight, ...(config.signingThreads !== undefined ? { signingThreads: config.signingThreads } : {}) });
+  }
   return Pkcs11KeyStore.open({
     module: config.module,
     ...(config.tokenLabel !== undefined ? { tokenLabel: config.tokenLabel } : {}),

@@ -14,7 +14,8 @@ import type { KeyServerMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { tls12ServerKeyExchangeInput, tls13ServerCertificateVerifyInput } from './signing-input.js';
-import type { KeyStore, SigningKey } from './keystore/key-store.js';
+import { KeyStoreError } from './keystore/key-store.js';
+import type { KeyStore, KeyStoreErrorCode, SigningKey } from './keystore/key-store.js';
 
 export type Decision = 'allowed' | 'denied' | 'failed';
 
@@ -125,6 +126,17 @@ function isInputError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && typeof code === 'string' && code.startsWith('SIGNING_INPUT_');
 }
 
+/** Key-store errors that are not failures: the store declined to sign, and nothing was signed. */
+const STORE_REFUSALS = {
+  KEYSTORE_DEADLINE: 'DEADLINE_EXCEEDED',
+  KEYSTORE_CANCELLED: 'CANCELLED',
+  KEYSTORE_OVERLOADED: 'OVERLOADED',
+} as const satisfies Partial<Record<KeyStoreErrorCode, ErrorCode>>;
+
+function isStoreRefusal(err: unknown): err is KeyStoreError & { code: keyof typeof STORE_REFUSALS } {
+  return err instanceof KeyStoreError && Object.hasOwn(STORE_REFUSALS, err.code);
+}
+
 export async function handleSign(
   state: PipelineState,
   deps: PipelineDeps,
@@ -168,7 +180,8 @@ export async function handleSign(
         // A request whose deadline passed or whose caller went away is never signed.
         if (ctx.cancelled.aborted) throw new Refusal('CANCELLED', 'the caller cancelled');
         if (performance.now() >= ctx.deadlineAt) throw new Refusal('DEADLINE_EXCEEDED', 'deadline passed before signing');
-        return operation === 'raw-digest' ? key.signDigest(scheme, payload) : key.sign(scheme, payload);
+        // The store checks both again at the moment it uses the key (a signing thread may be busy).
+        return operation === 'raw-digest' ? key.signDigest(scheme, payload) : key.sign(scheme, payload, { deadlineAt: ctx.deadlineAt, signal: ctx.cancelled });
       },
       () => AbortSignal.any([ctx.cancelled, AbortSignal.timeout(Math.max(0, Math.ceil(ctx.deadlineAt - performance.now())))]),
     );
@@ -183,6 +196,9 @@ export async function handleSign(
     } else if (err instanceof AbortedWhileQueuedError) {
       outcome = ctx.cancelled.aborted ? 'CANCELLED' : 'DEADLINE_EXCEEDED';
       reason = 'gave up waiting for a signing slot';
+    } else if (isStoreRefusal(err)) {
+      outcome = STORE_REFUSALS[err.code];
+      reason = err.message;
     } else {
       outcome = 'INTERNAL';
       // Key-store errors carry a stable code and a message without secrets.

@@ -7,8 +7,9 @@
 // refused too: a passphrase the key server could read would sit next to the key with the same
 // protection, so it adds nothing; keys that need more than file permissions belong in PKCS#11.
 import { X509Certificate, constants as cryptoConstants, createPrivateKey, createPublicKey, privateEncrypt, sign as cryptoSign } from 'node:crypto';
-import type { KeyObject, SignKeyObjectInput, SignPrivateKeyInput } from 'node:crypto';
+import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
+import os from 'node:os';
 import { lstat, open, readFile, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { hashLength, schemeInfo } from '../../common/signature-scheme.js';
@@ -16,17 +17,28 @@ import type { KeyAlgorithm, SchemeInfo, SignatureScheme } from '../../common/sig
 import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { emsaPssEncode } from './emsa-pss.js';
 import { KeyStoreError } from './key-store.js';
-import type { KeyStore, SigningKey } from './key-store.js';
+import type { KeyStore, SignGuard, SigningKey } from './key-store.js';
+import { SignWorkerError, SignWorkerPool } from './sign-worker-pool.js';
 import { acceptedAlgorithm, checkDigestLength, digestInfo, keyIdOf, sameSpki, schemesForKey } from './key-material.js';
 
 export interface FileKeyStoreOptions {
   /**
-   * Sign with `crypto.sign(..., callback)`, which runs on libuv's thread pool, instead of on the
-   * event loop. Default true: on a 2-core machine P-256 went from ~40k/s (sync) to ~65k/s with 64
-   * signatures in flight, and the event loop stays free for gRPC.
+   * Threads that sign (sign-worker-pool.ts). Default: one per core (os.availableParallelism()).
+   * 0 signs with `crypto.sign(..., callback)` on libuv's thread pool instead, which the audit
+   * log's writes and fsyncs share.
+   */
+  readonly signingThreads?: number;
+  /** Signatures submitted to the threads and not finished, at most; default 1024. */
+  readonly maxPending?: number;
+  /**
+   * False signs on the event loop itself, synchronously (for tools and tests); it overrides
+   * signingThreads. Default true.
    */
   readonly signOnThreadPool?: boolean;
 }
+
+/** How a FileSigningKey signs: on the event loop, on libuv's pool, or on the store's own threads. */
+type Signing = { readonly mode: 'event-loop' } | { readonly mode: 'libuv' } | { readonly mode: 'threads'; readonly pool: SignWorkerPool };
 
 const KEY_FILE_EXTENSIONS = new Set(['.key', '.pem']);
 const MAX_KEY_FILE_BYTES = 1 << 20;
@@ -38,7 +50,11 @@ export class FileKeyStore implements KeyStore {
   private readonly keys: readonly FileSigningKey[];
   private readonly byId: ReadonlyMap<string, FileSigningKey>;
 
-  private constructor(dir: string, keys: FileSigningKey[]) {
+  private constructor(
+    dir: string,
+    keys: FileSigningKey[],
+    private readonly pool: SignWorkerPool | undefined,
+  ) {
     this.name = `file:${dir}`;
     this.keys = Object.freeze(keys);
     this.byId = new Map(keys.map((k) => [k.keyId, k]));
@@ -56,18 +72,25 @@ export class FileKeyStore implements KeyStore {
       .filter((e) => (e.isFile() || e.isSymbolicLink()) && KEY_FILE_EXTENSIONS.has(path.extname(e.name)))
       .map((e) => e.name)
       .sort();
-    const keys: FileSigningKey[] = [];
+    const loaded: LoadedKeyFile[] = [];
     const sources = new Map<string, string>();
     for (const name of names) {
       const file = path.join(dir, name);
-      const key = await loadKeyFile(file, opts.signOnThreadPool ?? true);
+      const key = await loadKeyFile(file);
       if (!key) continue;
-      const other = sources.get(key.keyId);
+      const keyId = keyIdOf(key.publicKey);
+      const other = sources.get(keyId);
       if (other !== undefined) throw new KeyStoreError('KEYSTORE_BAD_KEY', `${file} holds the same key as ${other}`);
-      sources.set(key.keyId, file);
-      keys.push(key);
+      sources.set(keyId, file);
+      loaded.push(key);
     }
-    return new FileKeyStore(dir, keys);
+    // Threads only once every file is good: a rejected directory starts none.
+    const threads = opts.signingThreads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 0) throw new RangeError('signingThreads must be a non-negative integer');
+    const pool = opts.signOnThreadPool !== false && threads > 0 ? new SignWorkerPool({ threads, maxPending: opts.maxPending ?? 1024 }) : undefined;
+    const signing: Signing = opts.signOnThreadPool === false ? { mode: 'event-loop' } : pool ? { mode: 'threads', pool } : { mode: 'libuv' };
+    const keys = loaded.map((k) => new FileSigningKey(k.privateKey, k.publicKey, k.algorithm, k.source, k.certificate, signing));
+    return new FileKeyStore(dir, keys, pool);
   }
 
   get(keyId: string): SigningKey | undefined {
@@ -79,12 +102,21 @@ export class FileKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
-    // Nothing to release: the keys are KeyObjects, freed with the store.
+    // The keys are KeyObjects, freed with the store; the threads hold copies until they stop.
+    await this.pool?.close();
   }
 }
 
+interface LoadedKeyFile {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly algorithm: KeyAlgorithm;
+  readonly source: string;
+  readonly certificate: X509Certificate | undefined;
+}
+
 /** The key in one file with its certificate, or undefined for a `.pem` that holds no private key (a certificate, say). */
-async function loadKeyFile(file: string, onThreadPool: boolean): Promise<FileSigningKey | undefined> {
+async function loadKeyFile(file: string): Promise<LoadedKeyFile | undefined> {
   const { text, mode } = await readKeyFile(file);
   const blocks = [...text.matchAll(PEM_BLOCK)].filter((m) => PRIVATE_KEY_LABELS.has(m[1]!));
   // A certificate-only .pem may be world-readable; anything named .key, or holding a key, may not.
@@ -111,7 +143,7 @@ async function loadKeyFile(file: string, onThreadPool: boolean): Promise<FileSig
   const algorithm = acceptedAlgorithm(privateKey, file);
   const publicKey = createPublicKey(privateKey);
   const certificate = await readCertificateFor(file, publicKey);
-  return new FileSigningKey(privateKey, publicKey, algorithm, file, certificate, onThreadPool);
+  return { privateKey, publicKey, algorithm, source: file, certificate };
 }
 
 /**
@@ -156,7 +188,7 @@ async function readCertificateFor(keyFile: string, publicKey: KeyObject): Promis
   return cert;
 }
 
-type SignParams = { readonly hash: string | null; readonly key: KeyObject | SignKeyObjectInput | SignPrivateKeyInput };
+type SignParams = { readonly hash: string | null; readonly key: KeyObject | SignKeyObjectInput };
 
 class FileSigningKey implements SigningKey {
   readonly keyId: string;
@@ -164,6 +196,8 @@ class FileSigningKey implements SigningKey {
   readonly hostnames?: readonly string[];
   /** Per scheme, the arguments of crypto.sign, built once. */
   private readonly signParams: ReadonlyMap<SignatureScheme, SignParams>;
+  /** Per scheme, the key's signer id in the store's threads. */
+  private readonly threadSigners: ReadonlyMap<SignatureScheme, number>;
 
   constructor(
     private readonly privateKey: KeyObject,
@@ -171,18 +205,26 @@ class FileSigningKey implements SigningKey {
     readonly algorithm: KeyAlgorithm,
     readonly source: string,
     readonly certificate: X509Certificate | undefined,
-    private readonly onThreadPool: boolean,
+    private readonly signing: Signing,
   ) {
     this.keyId = keyIdOf(publicKey);
     this.schemes = Object.freeze(schemesForKey(privateKey, algorithm));
     if (certificate) this.hostnames = Object.freeze(certificateHostnames(certificate));
     this.signParams = new Map(this.schemes.map((s) => [s, signParamsFor(privateKey, schemeInfo(s)!)]));
+    this.threadSigners = new Map(signing.mode === 'threads' ? [...this.signParams].map(([s, p]) => [s, signing.pool.register(p)]) : []);
   }
 
-  sign(scheme: SignatureScheme, message: Buffer): Promise<Buffer> {
+  sign(scheme: SignatureScheme, message: Buffer, guard?: SignGuard): Promise<Buffer> {
     const params = this.signParams.get(scheme);
     if (!params) return Promise.reject(this.unsupported(scheme));
-    if (!this.onThreadPool) {
+    if (this.signing.mode === 'threads') {
+      return this.signing.pool
+        .sign(this.threadSigners.get(scheme)!, message, guard?.deadlineAt ?? Infinity, guard?.signal)
+        .catch((err: unknown) => Promise.reject(this.threadError(err)));
+    }
+    if (guard?.signal.aborted) return Promise.reject(new KeyStoreError('KEYSTORE_CANCELLED', `${this.source}: cancelled before signing`));
+    if (guard && performance.now() >= guard.deadlineAt) return Promise.reject(new KeyStoreError('KEYSTORE_DEADLINE', `${this.source}: the deadline passed before signing`));
+    if (this.signing.mode === 'event-loop') {
       try {
         return Promise.resolve(cryptoSign(params.hash, message, params.key));
       } catch (err) {
@@ -220,6 +262,23 @@ class FileSigningKey implements SigningKey {
   private unsupported(scheme: SignatureScheme): KeyStoreError {
     const name = schemeInfo(scheme)?.name ?? `0x${scheme.toString(16).padStart(4, '0')}`;
     return new KeyStoreError('KEYSTORE_UNSUPPORTED', `${this.source}: a ${this.algorithm} key cannot produce ${name}`);
+  }
+
+  /** The pool's refusals keep their meaning (deadline, cancelled, overloaded); any other failure is a failed signature. */
+  private threadError(err: unknown): KeyStoreError {
+    if (!(err instanceof SignWorkerError)) return this.signFailed(err);
+    switch (err.code) {
+      case 'SIGN_WORKER_DEADLINE':
+        return new KeyStoreError('KEYSTORE_DEADLINE', `${this.source}: ${err.message}`);
+      case 'SIGN_WORKER_CANCELLED':
+        return new KeyStoreError('KEYSTORE_CANCELLED', `${this.source}: ${err.message}`);
+      case 'SIGN_WORKER_OVERLOADED':
+        return new KeyStoreError('KEYSTORE_OVERLOADED', `${this.source}: ${err.message}`);
+      case 'SIGN_WORKER_CLOSED':
+        return new KeyStoreError('KEYSTORE_CLOSED', `${this.source}: ${err.message}`);
+      default:
+        return this.signFailed(err);
+    }
   }
 
   private signFailed(err: unknown): KeyStoreError {

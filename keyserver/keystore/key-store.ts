@@ -4,6 +4,17 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { KeyAlgorithm, SignatureScheme } from '../../common/signature-scheme.js';
 
+/**
+ * What the store checks immediately before it uses the key: a request whose deadline has passed
+ * or whose caller has gone is never signed, however long it waited for a thread or a session.
+ */
+export interface SignGuard {
+  /** performance.now() value from which the signature must not be made. */
+  readonly deadlineAt: number;
+  /** Aborted when the caller cancels. */
+  readonly signal: AbortSignal;
+}
+
 export interface SigningKey {
   readonly keyId: string;
   readonly algorithm: KeyAlgorithm;
@@ -23,7 +34,7 @@ export interface SigningKey {
    * Signs the complete to-be-signed message with the scheme (the store hashes it as the scheme
    * says). Returns the signature as TLS carries it (DER for ECDSA).
    */
-  sign(scheme: SignatureScheme, message: Buffer): Promise<Buffer>;
+  sign(scheme: SignatureScheme, message: Buffer, guard?: SignGuard): Promise<Buffer>;
   /** Signs a digest computed by the caller. Rejects with KeyStoreError('UNSUPPORTED') where the store cannot. */
   signDigest(scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
 }
@@ -43,7 +54,15 @@ export type KeyStoreErrorCode =
   | 'KEYSTORE_SIGN_FAILED'
   /** signDigest was given a digest whose length is not the scheme's hash length. */
   | 'KEYSTORE_BAD_DIGEST'
-  | 'KEYSTORE_PKCS11';
+  | 'KEYSTORE_PKCS11'
+  /** The guard's deadline passed before the key was used; nothing was signed. */
+  | 'KEYSTORE_DEADLINE'
+  /** The guard's signal aborted before the key was used; nothing was signed. */
+  | 'KEYSTORE_CANCELLED'
+  /** The store's own bound on pending signatures is reached. */
+  | 'KEYSTORE_OVERLOADED'
+  /** The store was closed. */
+  | 'KEYSTORE_CLOSED';
 
 export class KeyStoreError extends Error {
   constructor(
