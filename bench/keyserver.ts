@@ -12,6 +12,7 @@
 //   --rpc L            sign,sign-stream (default both)
 //   --quick            a few hundred signatures in all, for a smoke test; the figures mean nothing
 //   --json             the results as JSON instead of the table
+//   --audit-delay MS   the key server's audit.maxBatchDelayMs (default: the configuration default)
 //   --profile DIR      write a V8 CPU profile of the key server to DIR (node --cpu-prof)
 import { constants, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign } from 'node:crypto';
 import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
@@ -54,6 +55,7 @@ interface Settings {
   readonly rpcs: readonly Rpc[];
   readonly json: boolean;
   readonly profileDir: string | undefined;
+  readonly auditBatchDelayMs: number | undefined;
 }
 
 export interface CellResult {
@@ -96,6 +98,7 @@ function parseSettings(args: string[]): Settings {
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'audit-delay': { type: 'string' },
     },
   });
   const list = <T extends { id: string }>(value: string | undefined, all: readonly T[], flag: string): T[] => {
@@ -111,6 +114,8 @@ function parseSettings(args: string[]): Settings {
   const seconds = Number(values.seconds ?? 3);
   if (!(seconds > 0)) throw new Error('--seconds: a positive number');
   const quick = values.quick === true;
+  const auditDelay = values['audit-delay'] === undefined ? undefined : Number(values['audit-delay']);
+  if (auditDelay !== undefined && !(auditDelay >= 0 && auditDelay <= 1000)) throw new Error('--audit-delay: milliseconds from 0 to 1000');
   return {
     budget: quick ? { signatures: 24 } : { seconds },
     warmup: quick ? { signatures: 4 } : { seconds: seconds / 10 },
@@ -120,6 +125,7 @@ function parseSettings(args: string[]): Settings {
     rpcs: list(values.rpc, RPCS, '--rpc'),
     json: values.json === true,
     profileDir: values.profile,
+    auditBatchDelayMs: auditDelay,
   };
 }
 
@@ -130,7 +136,10 @@ export async function run(args: string[]): Promise<number> {
     (settings.json ? process.stderr : process.stdout).write(`${line}\n`);
   };
   progress('starting a key server in its own process (dev PKI in a temporary directory, audit log on)...');
-  const server = await startKeyServerUnderTest(settings.profileDir ? { profileDir: settings.profileDir } : {});
+  const server = await startKeyServerUnderTest({
+    ...(settings.profileDir !== undefined ? { profileDir: settings.profileDir } : {}),
+    ...(settings.auditBatchDelayMs !== undefined ? { auditBatchDelayMs: settings.auditBatchDelayMs } : {}),
+  });
   let report: BenchReport;
   try {
     report = await measure(server, settings, progress);

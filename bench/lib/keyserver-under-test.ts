@@ -14,6 +14,8 @@ import { devKeyServerConfigYaml } from '../../keyserver/dev-config.js';
 export interface KeyServerUnderTest {
   readonly pki: DevPkiLayout;
   readonly address: string;
+  /** host:port of /healthz, /readyz and /metrics. */
+  readonly observability: string;
   readonly auditDir: string;
   readonly pid: number;
   /** The PEM files edge-1 talks to the key server with. */
@@ -25,6 +27,8 @@ export interface KeyServerUnderTest {
 export interface KeyServerUnderTestOptions {
   /** Write a V8 CPU profile of the key server into this directory (node --cpu-prof). */
   readonly profileDir?: string;
+  /** audit.maxBatchDelayMs; default: the configuration's default. */
+  readonly auditBatchDelayMs?: number;
   /** Extra environment for the key server, e.g. UV_THREADPOOL_SIZE. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -36,6 +40,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     const auditDir = path.join(dir, 'audit');
     const doc = parseDocument(devKeyServerConfigYaml({ pkiDir: pki.dir, auditDir, listen: '127.0.0.1:0', observability: '127.0.0.1:0' }));
     doc.setIn(['policy', 'edges', 0, 'rateLimit'], doc.createNode({ perSecond: 1_000_000, burst: 10_000_000 }));
+    if (options.auditBatchDelayMs !== undefined) doc.setIn(['audit', 'maxBatchDelayMs'], options.auditBatchDelayMs);
     const configFile = path.join(dir, 'keyserver.yaml');
     await writeFile(configFile, doc.toString());
 
@@ -50,6 +55,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     return {
       pki,
       address,
+      observability: String(ready.observability),
       auditDir,
       pid: child.pid,
       async edgeCredentials() {
