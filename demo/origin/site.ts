@@ -33,7 +33,8 @@ interface Route {
 function cacheableRoutes(state: SiteState): CacheableRoute[] {
   const cached = `public, max-age=${state.maxAge}`;
   return [
-    { path: '/cacheable', cacheControl: cached, note: 'MISS, then HIT; revalidated with a 304 (ETag, Last-Modified) once stale' },
+    { path: '/cacheable', cacheControl: `${cached}, stale-if-error=86400`, note: 'MISS, then HIT; revalidated with a 304 (ETag, Last-Modified) once stale; served stale if the origin fails' },
+    { path: '/swr', cacheControl: `${cached}, stale-while-revalidate=60`, note: 'once stale, served stale at once while the edge refreshes it in the background' },
     { path: '/tagged/demo', cacheControl: cached, note: 'HIT until purged by tag (Cache-Tag: demo, tagged)' },
     { path: '/vary', cacheControl: cached, note: 'one cached copy per Accept-Language (Vary)' },
     { path: '/static/style.css', cacheControl: 'public, max-age=3600', note: 'HIT for an hour' },
@@ -67,7 +68,19 @@ const routes: Readonly<Record<string, Route>> = {
       representation(req, res, {
         body: Buffer.from(`cacheable content, version ${state.version}\n`),
         contentType: 'text/plain; charset=utf-8',
-        cacheControl: `public, max-age=${state.maxAge}`,
+        // RFC 5861 §4: a cache may serve this stale for a day if the origin fails.
+        cacheControl: `public, max-age=${state.maxAge}, stale-if-error=86400`,
+        lastModified: state.lastModified,
+      }),
+  },
+  '/swr': {
+    methods: ['GET', 'HEAD'],
+    handle: (req, res, _url, state) =>
+      representation(req, res, {
+        body: Buffer.from(`refreshed in the background, version ${state.version}\n`),
+        contentType: 'text/plain; charset=utf-8',
+        // RFC 5861 §3: for a minute after it goes stale, serve it and revalidate in the background.
+        cacheControl: `public, max-age=${state.maxAge}, stale-while-revalidate=60`,
         lastModified: state.lastModified,
       }),
   },

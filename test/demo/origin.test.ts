@@ -94,7 +94,7 @@ describe('the demo site', () => {
 
   it('/cacheable has validators and answers conditionals with 304 (ETag first, then Last-Modified)', async () => {
     const first = await request(origin, '/cacheable');
-    expect(first.headers['cache-control']).toBe('public, max-age=60');
+    expect(first.headers['cache-control']).toBe('public, max-age=60, stale-if-error=86400');
     const etag = first.headers.etag as string;
     const lastModified = first.headers['last-modified'] as string;
     expect(etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
@@ -104,7 +104,8 @@ describe('the demo site', () => {
     expect(byEtag.status).toBe(304);
     expect(byEtag.body.length).toBe(0);
     expect(byEtag.headers.etag).toBe(etag);
-    expect(byEtag.headers['cache-control']).toBe('public, max-age=60');
+    expect(byEtag.headers['cache-control']).toBe('public, max-age=60, stale-if-error=86400');
+    expect((await request(origin, '/swr')).headers['cache-control']).toBe('public, max-age=60, stale-while-revalidate=60');
 
     expect((await request(origin, '/cacheable', { headers: { 'if-modified-since': lastModified } })).status).toBe(304);
     expect((await request(origin, '/cacheable', { headers: { 'if-modified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status).toBe(200);
