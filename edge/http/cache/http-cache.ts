@@ -94,6 +94,8 @@ interface Waiter {
 
 /** Remembered "this URL answered something unshareable" markers; bounded like everything else. */
 const MAX_PASS_MARKERS = 10_000;
+/** Flights one request may wait on before it fetches for itself. */
+const MAX_WAITS = 3;
 
 export async function createHttpCache(config: CacheConfig, options: HttpCacheOptions): Promise<HttpCache> {
   const log = options.log.child({ component: 'http-cache' });
@@ -243,7 +245,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
 
   // ---- lookup -------------------------------------------------------------------------------
 
-  const lookupAndServe = async (lookup: Lookup, first: boolean): Promise<EdgeResponse> => {
+  const lookupAndServe = async (lookup: Lookup, attempt: number): Promise<EdgeResponse> => {
     let metas: readonly EntryMeta[] = [];
     try {
       metas = await store.get(lookup.key);
@@ -264,7 +266,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
           m.hit();
           return served;
         }
-        return viaOrigin(lookup, undefined, 'uri-miss', first);
+        return viaOrigin(lookup, undefined, 'uri-miss', attempt);
       }
       if (evaluation?.response && evaluation.revalidation && !evaluation.revalidation.synchronous && !forbidsStale(candidate.policy)) {
         // stale-while-revalidate (RFC 5861 §3): serve the stale response now, refresh behind it.
@@ -274,25 +276,22 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
           refreshInBackground(lookup, candidate);
           return served;
         }
-        return viaOrigin(lookup, undefined, 'uri-miss', first);
+        return viaOrigin(lookup, undefined, 'uri-miss', attempt);
       }
       if (evaluation) {
         // Stale, or the request's own directives (no-cache, max-age=0) want validation.
         const fwd: ForwardReason = candidate.policy.stale() ? 'stale' : 'request';
         const refused = onlyIfCached(lookup);
         if (refused) return refused;
-        if (first) m.miss(fwd);
-        if (lookup.head) return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
-        return viaOrigin(lookup, candidate, fwd, first);
+        if (lookup.head) return headViaOrigin(lookup, fwd, attempt);
+        return viaOrigin(lookup, candidate, fwd, attempt);
       }
     }
     const fwd: ForwardReason = metas.length > 0 ? 'vary-miss' : 'uri-miss';
     const refused = onlyIfCached(lookup);
     if (refused) return refused;
-    if (first) m.miss(fwd);
-    // A HEAD miss is forwarded as it is: it has no body to store (RFC 9110 §9.3.2).
-    if (lookup.head) return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
-    return viaOrigin(lookup, undefined, fwd, first);
+    if (lookup.head) return headViaOrigin(lookup, fwd, attempt);
+    return viaOrigin(lookup, undefined, fwd, attempt);
   };
 
   /**
@@ -322,12 +321,18 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     if (passUntil.size > MAX_PASS_MARKERS) passUntil.delete(passUntil.keys().next().value!);
   };
 
-  const viaOrigin = async (lookup: Lookup, candidate: Candidate | undefined, fwd: ForwardReason, mayJoin: boolean): Promise<EdgeResponse> => {
-    const joinable = mayJoin && coalescable(lookup);
-    const existing = joinable ? flights.get(lookup.key) : undefined;
-    if (existing) return afterWaiting(lookup, candidate, await existing.join({ lookup, fwd }, lookup.signal));
+  /**
+   * Goes to the origin for a GET, through the URL's flight: waits on the one in progress (at
+   * most MAX_WAITS times, so a request whose variant keeps not matching ends up fetching for
+   * itself), or leads a new one that later requests can wait on.
+   */
+  const viaOrigin = async (lookup: Lookup, candidate: Candidate | undefined, fwd: ForwardReason, attempt: number): Promise<EdgeResponse> => {
+    const coalesce = coalescable(lookup);
+    const existing = coalesce ? flights.get(lookup.key) : undefined;
+    if (existing && attempt < MAX_WAITS) return afterWaiting(lookup, candidate, await existing.join({ lookup, fwd }, lookup.signal), attempt);
+    m.miss(fwd);
     const flight = new Flight<Waiter>(false);
-    if (joinable) register(lookup.key, flight);
+    if (coalesce && existing === undefined) register(lookup.key, flight);
     try {
       return (await lead(lookup, flight, candidate, fwd, true))!;
     } catch (err) {
@@ -337,13 +342,24 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     }
   };
 
-  const afterWaiting = async (lookup: Lookup, candidate: Candidate | undefined, outcome: WaiterOutcome): Promise<EdgeResponse> => {
+  /**
+   * A HEAD that the store cannot answer waits for a GET of the same URL in flight (its headers
+   * answer the HEAD), else goes to the origin as it is: a HEAD has no body to store (RFC 9110 §9.3.2).
+   */
+  const headViaOrigin = async (lookup: Lookup, fwd: ForwardReason, attempt: number): Promise<EdgeResponse> => {
+    const existing = coalescable(lookup) ? flights.get(lookup.key) : undefined;
+    if (existing && attempt < MAX_WAITS) return afterWaiting(lookup, undefined, await existing.join({ lookup, fwd }, lookup.signal), attempt);
+    m.miss(fwd);
+    return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
+  };
+
+  const afterWaiting = async (lookup: Lookup, candidate: Candidate | undefined, outcome: WaiterOutcome, attempt: number): Promise<EdgeResponse> => {
     switch (outcome.kind) {
       case 'response':
         m.coalesced();
         return outcome.response;
       case 'retry':
-        return lookupAndServe(lookup, false);
+        return lookupAndServe(lookup, attempt + 1);
       case 'failed': {
         if (candidate && candidate.policy.stale() && allowsStaleIfError(candidate.policy, lookup.policyRequest, undefined)) {
           const served = await serveStaleIfError(lookup, candidate, undefined);
@@ -535,6 +551,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       if (clientCopyIsCurrent(waiter.lookup.request.headers, res.status, shared)) {
         return { kind: 'response', response: { status: 304, headers: status(notModifiedHeaders(shared), s), body: null } };
       }
+      if (waiter.lookup.head) return { kind: 'response', response: { status: res.status, headers: status(shared, s), body: null } };
       const branch = fanout.branch();
       readers += 1;
       destroyOnAbort(branch, waiter.lookup.signal);
@@ -624,7 +641,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         fetchOrigin,
         signal,
       };
-      return lookupAndServe(lookup, true);
+      return lookupAndServe(lookup, 0);
     },
 
     async purgeUrl(host, target) {
