@@ -4,6 +4,8 @@
 // validated at start and on every reload; a bad file is rejected naming the field.
 import { z } from 'zod';
 import { loadYamlConfig, parseHostPort, resolveFrom } from '../common/config-file.js';
+import { cacheConfigSchema, resolveCachePaths } from './http/cache/index.js';
+import { originsSchema } from './http/origin/index.js';
 import { CipherSuite, NamedGroup } from './tls/enums.js';
 
 const hostPort = z.string().refine((v) => parseHostPort(v) !== null, { message: 'expected "host:port", e.g. 127.0.0.1:8443' });
@@ -75,11 +77,40 @@ const limitsSection = z.strictObject({
   idleTimeoutMs: z.number().int().nonnegative().max(3_600_000).default(120_000),
 });
 
+const httpSection = z.strictObject({
+  /** Request line and headers together (node's maxHeaderSize); more gets 431. */
+  maxHeaderBytes: z.number().int().min(1024).max(1 << 20).default(16 * 1024),
+  /** Request bodies larger than this get 413. */
+  maxBodyBytes: z.number().int().nonnegative().max(2 ** 40).default(100 * 1024 * 1024),
+  /** Headers must arrive within this; slower clients get 408 and are closed. */
+  headersTimeoutMs: z.number().int().positive().max(600_000).default(20_000),
+  /** The whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: z.number().int().positive().max(3_600_000).default(300_000),
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: z.number().int().positive().max(600_000).default(5_000),
+  /** Requests served on one connection before the edge closes it (0: no limit). */
+  maxRequestsPerConnection: z.number().int().nonnegative().max(1_000_000).default(1_000),
+});
+
+const adminSection = z
+  .strictObject({
+    listen: hostPort.default('127.0.0.1:9090'),
+    /** The bearer token, from a file (0600) or an environment variable; never written in the config. */
+    tokenFile: filePath.optional(),
+    tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+  })
+  .refine((a) => (a.tokenFile === undefined) !== (a.tokenEnv === undefined), { message: 'set exactly one of tokenFile or tokenEnv' });
+
 export const edgeConfigSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8443'),
   tls: tlsSection,
   keyServers: keyServersSection,
   limits: limitsSection.default(limitsSection.parse({})),
+  http: httpSection.default(httpSection.parse({})),
+  /** Per hostname, where requests go; without origins the edge answers every request with its TLS facts. */
+  origins: originsSchema.optional(),
+  cache: cacheConfigSchema.optional(),
+  admin: adminSection.optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -97,5 +128,7 @@ export function resolveEdgePaths(config: EdgeConfig, file: string): EdgeConfig {
     ...config,
     tls: { ...config.tls, certificates: config.tls.certificates.map((c) => ({ ...c, chain: r(c.chain) })) },
     keyServers: { ...config.keyServers, ca: r(config.keyServers.ca), clientCert: r(config.keyServers.clientCert), clientKey: r(config.keyServers.clientKey) },
+    ...(config.cache ? { cache: resolveCachePaths(config.cache, file) } : {}),
+    ...(config.admin ? { admin: { ...config.admin, ...(config.admin.tokenFile ? { tokenFile: r(config.admin.tokenFile) } : {}) } } : {}),
   };
 }

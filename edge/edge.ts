@@ -1,12 +1,20 @@
-// The edge process: the TLS 1.3 terminator whose signatures come from the key servers, and the
-// HTTP server on the decrypted connections. Reload swaps in new certificate chains for new
-// connections; connections already open keep theirs.
+// The edge process: the TLS 1.3 terminator whose signatures come from the key servers, the HTTP
+// pipeline on the decrypted connections (request filter → cache → origin), and the admin API.
+// Reload swaps in new certificate chains, origins, cache rules and filter rules for new requests
+// and connections; what is already running keeps what it started with.
+import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from '../common/config-file.js';
+import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from './admin/admin-server.js';
 import { loadEdgeConfig, type EdgeConfig } from './config.js';
+import { buildCache, buildOriginClient, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
+import type { HttpCache } from './http/cache/index.js';
 import { createEdgeHttp, type EdgeHttp } from './http/edge-http.js';
+import type { OriginClient } from './http/origin/index.js';
+import { createPipeline, type Pipeline } from './http/pipeline.js';
 import { KeyServerPool } from './keyserver-client/index.js';
 import { applyKeyList, checkClientCredential, loadServedChains, resolverFor, type ServedChain } from './served-chains.js';
 import { cipherSuiteParams, type CipherSuiteParams } from './tls/crypto/cipher-suites.js';
@@ -14,43 +22,50 @@ import type { SupportedGroup } from './tls/crypto/key-exchange.js';
 import { CipherSuite, NamedGroup } from './tls/enums.js';
 import { systemEntropy, type HandshakeSettings } from './tls/handshake/handshake-io.js';
 import { TlsServer } from './tls/server.js';
-import { readFile } from 'node:fs/promises';
 
 export interface EdgeOptions {
   readonly config: EdgeConfig;
-  /** When set, reload() re-reads this file. */
+  /** The file the config came from: relative paths in it, and reload(), use it. */
   readonly configFile?: string;
   readonly log: Logger;
   /** Node process metrics in /metrics; off in tests that run several edges in one process. */
   readonly processMetrics?: boolean;
 }
 
-export interface EdgeReadiness {
-  readonly ready: boolean;
-  readonly checks: Record<string, string>;
-}
+export type EdgeReadiness = Readiness;
 
-export class Edge {
+/** How long replaced origin connections are kept for requests still using them. */
+const RETIRE_GRACE_MS = 30_000;
+
+export class Edge implements AdminTarget {
   port = 0;
+  adminPort = 0;
   private chains: readonly ServedChain[] = [];
   private unlisted: readonly string[] = [];
   private keysListed = false;
   private refreshTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<{ applied: boolean; reason?: string }> | undefined;
-  private configFile: string | undefined;
+  private stages: BuiltStages | undefined;
+  /** The origin client's metrics live in their own registry, replaced with it on reload. */
+  private stageRegistry = new Registry();
+  private admin: FastifyInstance | undefined;
 
   private constructor(
     readonly registry: Registry,
     private config: EdgeConfig,
+    private readonly configFile: string | undefined,
     private readonly log: Logger,
     readonly pool: KeyServerPool,
     readonly tls: TlsServer,
+    private readonly pipeline: Pipeline | undefined,
     readonly http: EdgeHttp,
   ) {}
 
   static async start(options: EdgeOptions): Promise<Edge> {
     const { config, log } = options;
+    const configFile = options.configFile ?? 'edge.yaml';
     const registry = new Registry();
+    if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'keyless_edge_' });
     const [ca, clientCert, clientKey] = await Promise.all([readFile(config.keyServers.ca), readFile(config.keyServers.clientCert), readFile(config.keyServers.clientKey)]);
     const pool = new KeyServerPool({
       servers: config.keyServers.servers.map((s) => ({ address: s.address, ...(s.serverName !== undefined ? { serverName: s.serverName } : {}) })),
@@ -63,26 +78,57 @@ export class Edge {
       metrics: registry,
       log,
     });
+    const opened: { close(): Promise<void> | void }[] = [{ close: () => pool.close() }];
     try {
       const chains = await loadServedChains(config, pool);
       await checkClientCredential(config, chains);
+      const stageRegistry = new Registry();
+      const origin = await buildOriginClient(config, configFile, siteKeyIds(chains), stageRegistry, log);
+      if (origin) opened.push(origin);
+      const cache = origin ? await buildCache(config, registry, log) : undefined;
+      if (cache) opened.push(cache);
+      const stages = origin ? stagesOf(origin, cache, undefined) : undefined;
+      const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, log.child({ component: 'access' }), pipelineMetrics(registry)) : undefined;
       const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
-      const http = await createEdgeHttp({ log });
-      const edge = new Edge(registry, config, log, pool, tls, http);
-      edge.configFile = options.configFile;
+      const http = await createEdgeHttp({ log, limits: config.http, ...(pipeline ? { pipeline } : {}) });
+      opened.push(http);
+      const edge = new Edge(registry, config, options.configFile, log, pool, tls, pipeline, http);
       edge.chains = chains;
+      edge.stages = stages;
+      edge.stageRegistry = stageRegistry;
       tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
       const { host, port } = parseHostPort(config.listen)!;
       edge.port = (await tls.listen(port, host)).port;
+      opened.push({ close: () => tls.close(200) });
+      if (config.admin) await edge.startAdmin(config.admin);
       await edge.refreshKeys();
       edge.refreshTimer = setInterval(() => void edge.refreshKeys(), config.keyServers.keyRefreshIntervalMs);
       edge.refreshTimer.unref();
-      log.info({ listen: `${host}:${edge.port}`, certificates: chains.map((c) => c.name), keyServers: config.keyServers.servers.map((s) => s.address) }, 'edge ready');
+      log.info(
+        {
+          listen: `${host}:${edge.port}`,
+          ...(edge.adminPort ? { admin: `${parseHostPort(config.admin!.listen)!.host}:${edge.adminPort}` } : {}),
+          certificates: chains.map((c) => c.name),
+          keyServers: config.keyServers.servers.map((s) => s.address),
+          origins: config.origins?.map((o) => `${o.hostnames.join(',')} → ${o.url} (${o.mode})`) ?? [],
+          cache: config.cache ? config.cache.store.type : 'off',
+        },
+        'edge ready',
+      );
       return edge;
     } catch (err) {
-      pool.close();
+      for (const o of opened.reverse()) await Promise.resolve(o.close()).catch(() => undefined);
       throw err;
     }
+  }
+
+  private async startAdmin(admin: NonNullable<EdgeConfig['admin']>): Promise<void> {
+    const token = await readAdminToken(admin);
+    this.admin = await createAdminServer({ token, target: this, log: this.log });
+    const { host, port } = parseHostPort(admin.listen)!;
+    await this.admin.listen({ host, port });
+    const address = this.admin.server.address();
+    this.adminPort = typeof address === 'object' && address ? address.port : port;
   }
 
   /** ListKeys on the key servers: what each chain's key may sign. Never throws: a failure is logged and retried. */
@@ -101,9 +147,9 @@ export class Edge {
   }
 
   /**
-   * Re-reads the configuration file and swaps in new certificate chains (and everything else that
-   * can change without a restart) for new connections; open connections keep what they started
-   * with. A bad new configuration is logged and rejected, and the old one keeps serving.
+   * Re-reads the configuration file and swaps in new certificate chains, origins, cache rules
+   * and filter rules. A bad new configuration is logged and rejected, and the old one keeps
+   * serving. The listen addresses, the key servers and the cache store need a restart.
    */
   reload(): Promise<{ applied: boolean; reason?: string }> {
     this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
@@ -112,26 +158,42 @@ export class Edge {
 
   private async doReload(): Promise<{ applied: boolean; reason?: string }> {
     if (!this.configFile) return { applied: false, reason: 'the edge was not started from a configuration file' };
+    let newOrigin: OriginClient | undefined;
     try {
       const config = await loadEdgeConfig(this.configFile);
-      const restartNeeded = ['listen', 'keyServers'].filter((k) => JSON.stringify(config[k as keyof EdgeConfig]) !== JSON.stringify(this.config[k as keyof EdgeConfig]));
+      const fixed = ['listen', 'keyServers', 'admin', 'http'] as const;
+      const restartNeeded: string[] = fixed.filter((k) => JSON.stringify(config[k]) !== JSON.stringify(this.config[k]));
+      if (JSON.stringify(config.cache?.store) !== JSON.stringify(this.config.cache?.store)) restartNeeded.push('cache.store');
+      if (Boolean(config.origins) !== Boolean(this.config.origins)) restartNeeded.push('origins (added or removed)');
       if (restartNeeded.length > 0) this.log.warn({ fields: restartNeeded }, 'these changes need a restart; the rest of the new configuration is applied');
       const chains = await loadServedChains(config, this.pool);
       await checkClientCredential(config, chains);
+      const stageRegistry = new Registry();
+      newOrigin = this.pipeline && config.origins ? await buildOriginClient(config, this.configFile, siteKeyIds(chains), stageRegistry, this.log) : undefined;
+      // Everything is built: swap.
       this.tls.updateSettings(handshakeSettings(config, chains));
       this.chains = chains;
-      this.config = { ...config, listen: this.config.listen, keyServers: this.config.keyServers };
+      if (newOrigin && this.stages && this.pipeline) {
+        const previous = this.stages;
+        this.stages.cache?.setRules(config.cache?.rules ?? []);
+        this.stages = stagesOf(newOrigin, this.stages.cache, this.stages.filter);
+        this.pipeline.setStages(this.stages);
+        this.stageRegistry = stageRegistry;
+        setTimeout(() => void previous.origin.close(), RETIRE_GRACE_MS).unref();
+      }
+      this.config = { ...config, listen: this.config.listen, keyServers: this.config.keyServers, admin: this.config.admin, http: this.config.http };
       await this.refreshKeys();
       this.log.info({ certificates: chains.map((c) => c.name) }, 'configuration reloaded');
       return { applied: true };
     } catch (err) {
+      await newOrigin?.close();
       const reason = (err as Error).message;
       this.log.error({ err: { message: reason, code: (err as { code?: string }).code } }, 'configuration reload rejected; the previous configuration keeps serving');
       return { applied: false, reason };
     }
   }
 
-  readiness(): EdgeReadiness {
+  async readiness(): Promise<Readiness> {
     const servers = this.pool.status();
     const serving = servers.filter((s) => s.health === 'serving').length;
     const checks: Record<string, string> = {
@@ -139,19 +201,71 @@ export class Edge {
       keyServers: `${serving}/${servers.length} serving`,
       keys: !this.keysListed ? 'not listed yet' : this.unlisted.length > 0 ? `not granted for ${this.unlisted.join(', ')}` : `${this.chains.length} granted`,
     };
-    return { ready: this.port > 0 && serving > 0 && this.keysListed && this.unlisted.length === 0, checks };
+    let originsReady = true;
+    const warnings: string[] = [];
+    if (this.stages) {
+      const probe = await this.stages.origin.readiness();
+      originsReady = probe.ready;
+      for (const o of probe.origins) {
+        checks[`origin ${o.name}`] = o.ok ? `reachable (${o.mode}, ${Math.round(o.latencyMs)} ms)` : `unreachable: ${o.code ?? 'error'}`;
+        if (o.warning) warnings.push(o.warning);
+      }
+      warnings.push(...this.stages.origin.warnings().filter((w) => !warnings.includes(w)));
+    }
+    return { ready: this.port > 0 && serving > 0 && this.keysListed && this.unlisted.length === 0 && originsReady, checks, ...(warnings.length ? { warnings } : {}) };
+  }
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const merged = Registry.merge([this.registry, this.stageRegistry]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
+  }
+
+  async purge(request: PurgeRequest): Promise<number> {
+    const cache: HttpCache | undefined = this.stages?.cache;
+    if (!cache) return 0;
+    switch (request.kind) {
+      case 'url':
+        return cache.purgeUrl(request.host, request.path);
+      case 'prefix':
+        return cache.purgePrefix(request.host, request.path);
+      case 'tags':
+        return cache.purgeTags(request.tags);
+      case 'all':
+        return cache.purgeAll();
+    }
   }
 
   get httpServer(): http.Server {
     return this.http.server;
   }
 
+  /** The cache, when configured (tests wait on its background work). */
+  get cache(): HttpCache | undefined {
+    return this.stages?.cache;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    await this.admin?.close();
     await this.tls.close();
     await this.http.close();
+    await this.stages?.origin.close();
+    await this.stages?.cache?.close();
     this.pool.close();
   }
+}
+
+function siteKeyIds(chains: readonly ServedChain[]): Set<string> {
+  return new Set(chains.map((c) => c.parsed.keyId));
+}
+
+async function readAdminToken(admin: NonNullable<EdgeConfig['admin']>): Promise<string> {
+  if (admin.tokenEnv !== undefined) {
+    const token = process.env[admin.tokenEnv];
+    if (!token) throw new Error(`field 'admin.tokenEnv': the environment variable ${admin.tokenEnv} is not set`);
+    return token.trim();
+  }
+  return (await readFile(admin.tokenFile!, 'utf8')).trim();
 }
 
 function handshakeSettings(config: EdgeConfig, chains: readonly ServedChain[]): HandshakeSettings {

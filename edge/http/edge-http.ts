@@ -1,13 +1,27 @@
 // HTTP on the decrypted connections: fastify, given the http.Server that the TLS layer feeds with
 // `server.emit('connection', tlsConnection)` (fastify's serverFactory). The server never listens
-// on a port of its own.
+// on a port of its own. With a pipeline (origins configured) every request goes through it;
+// without one, every request is answered with what the TLS layer negotiated.
 import http from 'node:http';
+import type { Readable } from 'node:stream';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsServerConnection } from '../tls/connection.js';
+import type { Pipeline } from './pipeline.js';
+
+export interface EdgeHttpLimits {
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxRequestsPerConnection: number;
+}
 
 export interface EdgeHttpOptions {
   readonly log: Logger;
+  readonly limits?: EdgeHttpLimits;
+  readonly pipeline?: Pipeline;
 }
 
 export interface EdgeHttp {
@@ -16,44 +30,57 @@ export interface EdgeHttp {
   close(): Promise<void>;
 }
 
+const DEFAULT_LIMITS: EdgeHttpLimits = {
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: 100 * 1024 * 1024,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerConnection: 1_000,
+};
+
 export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
   let server: http.Server | undefined;
   const app = fastify({
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
     // The edge writes its own access log line per request; fastify's two lines per request are noise.
     logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: Math.max(1, limits.maxBodyBytes),
+    // Paths are forwarded as the client sent them; fastify must not rewrite or reject them.
+    routerOptions: { ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, maxParamLength: 65_535 },
     serverFactory: (handler) => {
-      server = http.createServer(handler);
+      server = http.createServer(
+        {
+          maxHeaderSize: limits.maxHeaderBytes,
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          // Header names as the client sent them are not needed: a proxy forwards field values, not casing.
+          joinDuplicateHeaders: false,
+        },
+        handler,
+      );
+      server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
       return server;
     },
   });
   // Bodies are streams, whatever their type: the edge forwards them, it does not parse them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  app.all('/*', async (request, reply) => {
-    let bodyBytes = 0;
-    const body = request.body as NodeJS.ReadableStream | undefined;
-    if (body && typeof body.on === 'function') for await (const chunk of body) bodyBytes += (chunk as Buffer).length;
-    const socket = request.raw.socket as unknown as TlsServerConnection;
-    const p = socket.negotiatedParameters;
-    return reply.header('cache-control', 'no-store').send({
-      edge: 'keyless',
-      host: request.headers.host,
-      path: request.url,
-      bodyBytes,
-      tls: {
-        servername: socket.servername,
-        alpn: socket.alpnProtocol,
-        cipher: p?.cipherSuite.name,
-        group: p?.group,
-        signatureScheme: p?.signatureScheme,
-        certificate: p?.certificate,
-        helloRetried: p?.helloRetried,
-        handshakeId: socket.handshakeId,
-      },
+
+  const pipeline = options.pipeline;
+  if (pipeline) {
+    app.all('*', (request, reply) => {
+      // The pipeline writes the response itself, exactly as the origin or the cache gave it.
+      reply.hijack();
+      pipeline.handle(request.raw, reply.raw, (request.body as Readable | undefined) ?? null);
     });
-  });
+  } else {
+    app.all('*', async (request, reply) => tlsFacts(request.raw, reply, request.body));
+  }
   await app.ready();
+  if (pipeline) server!.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => pipeline.upgrade(req, socket, head));
   return {
     app,
     server: server!,
@@ -62,4 +89,30 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
       await app.close();
     },
   };
+}
+
+/** The built-in answer when no origin is configured: what this connection's handshake negotiated. */
+async function tlsFacts(raw: http.IncomingMessage, reply: { header(name: string, value: string): unknown; send(payload: unknown): unknown }, body: unknown): Promise<unknown> {
+  let bodyBytes = 0;
+  const stream = body as NodeJS.ReadableStream | undefined;
+  if (stream && typeof stream.on === 'function') for await (const chunk of stream) bodyBytes += (chunk as Buffer).length;
+  const socket = raw.socket as unknown as TlsServerConnection;
+  const p = socket.negotiatedParameters;
+  reply.header('cache-control', 'no-store');
+  return reply.send({
+    edge: 'keyless',
+    host: raw.headers.host,
+    path: raw.url,
+    bodyBytes,
+    tls: {
+      servername: socket.servername,
+      alpn: socket.alpnProtocol,
+      cipher: p?.cipherSuite.name,
+      group: p?.group,
+      signatureScheme: p?.signatureScheme,
+      certificate: p?.certificate,
+      helloRetried: p?.helloRetried,
+      handshakeId: socket.handshakeId,
+    },
+  });
 }

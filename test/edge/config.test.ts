@@ -59,10 +59,10 @@ function schemaPaths(schema: unknown, prefix = ''): string[] {
 }
 
 describe('the keyless invariant', () => {
-  it('the only key-shaped field is the edge’s own client key for the key servers', () => {
+  it('the only key-shaped fields are the edge’s own client keys (toward the key servers and for origin pulls)', () => {
     const paths = schemaPaths(z.toJSONSchema(edgeConfigSchema, { io: 'input' }));
     expect(paths.length).toBeGreaterThan(20);
-    expect(paths.filter((p) => /key$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!))).toEqual(['keyServers.clientKey']);
+    expect([...new Set(paths.filter((p) => /(?<!per)key$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!)))]).toEqual(['keyServers.clientKey', 'origins[].clientKey']);
   });
 
   it('refuses any unknown field, such as a key beside a certificate', async () => {

@@ -1,0 +1,276 @@
+// One request through the edge: request filter (WAF) → cache → origin client, and the answer
+// written back as the origin (or the cache) gave it. The edge writes the response itself on the
+// raw http.ServerResponse: a proxy must not add, merge or reorder what the origin sent
+// (multi-value Set-Cookie, no default Content-Type), only what RFC 9110 §7.6 asks of it.
+//
+// Every response, forwarded or the edge's own, carries X-Request-Id; the id is the connection's
+// TLS handshake id plus a sequence number, so a request leads to the key server's audit line of
+// the handshake it came over. One access-log line per request (no query string: it may hold
+// secrets), and Prometheus counters by host and status.
+import type http from 'node:http';
+import { pipeline as pipe, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Counter, Histogram } from 'prom-client';
+import type { TlsServerConnection } from '../tls/connection.js';
+import { errorResponse } from './error-response.js';
+import { isOriginError, type OriginClient } from './origin/index.js';
+import type { EdgeRequest, EdgeResponse, HeaderMap, OriginFetch } from './types.js';
+
+/** What the request filter (the WAF) decides before anything is forwarded. */
+export type FilterVerdict =
+  | { readonly action: 'forward'; readonly headers?: HeaderMap; readonly note?: string }
+  | { readonly action: 'respond'; readonly status: number; readonly headers: HeaderMap; readonly body: Buffer; readonly note: string };
+
+export interface RequestFilter {
+  /** Whether the filter inspects this request's body (it is then read, up to maxBodyBytes, before forwarding). */
+  wantsBody(request: EdgeRequest): boolean;
+  inspect(request: EdgeRequest, body: Buffer | null): Promise<FilterVerdict>;
+}
+
+/** The cache stage, or a pass-through when there is no cache. */
+export interface CacheStage {
+  handle(request: EdgeRequest, body: Readable | Buffer | null, fetchOrigin: OriginFetch, signal: AbortSignal): Promise<EdgeResponse>;
+}
+
+export interface PipelineStages {
+  readonly filter: RequestFilter | undefined;
+  readonly cache: CacheStage | undefined;
+  readonly origin: OriginClient;
+}
+
+export interface PipelineLimits {
+  /** Request bodies larger than this get 413 (RFC 9110 §15.5.14). */
+  readonly maxBodyBytes: number;
+}
+
+export interface PipelineMetrics {
+  readonly requests: Counter<'host' | 'status'>;
+  readonly duration: Histogram<'host'>;
+}
+
+export interface Pipeline {
+  handle(req: http.IncomingMessage, res: http.ServerResponse, body: Readable | null): void;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  setStages(stages: PipelineStages): void;
+}
+
+export class BodyTooLargeError extends Error {
+  readonly code = 'EDGE_ERR_BODY_TOO_LARGE';
+}
+
+/** Counts a streamed request body and fails it past the limit (chunked bodies have no Content-Length to check). */
+class BodyLimit extends Transform {
+  private seen = 0;
+  exceeded = false;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) {
+      this.exceeded = true;
+      callback(new BodyTooLargeError(`request body over ${this.limit} bytes`));
+      return;
+    }
+    callback(null, chunk);
+  }
+}
+
+const requestSequence = new WeakMap<object, number>();
+
+/** The handshake id of the connection plus a per-connection sequence number. */
+export function requestIdFor(socket: object & { handshakeId?: string }): string {
+  const n = (requestSequence.get(socket) ?? 0) + 1;
+  requestSequence.set(socket, n);
+  return `${socket.handshakeId ?? 'conn'}-${n}`;
+}
+
+/** RFC 9110 §7.2: the Host header, lower-case, without the default port 443. */
+export function normalizeHost(host: string | undefined): string {
+  const value = (host ?? '').trim().toLowerCase();
+  return value.endsWith(':443') ? value.slice(0, -4) : value;
+}
+
+export function edgeRequestOf(req: http.IncomingMessage): EdgeRequest {
+  const socket = req.socket as unknown as TlsServerConnection;
+  return {
+    requestId: requestIdFor(socket),
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    host: normalizeHost(req.headers.host),
+    httpVersion: req.httpVersion,
+    headers: req.headers,
+    clientIp: socket.remoteAddress ?? '',
+    clientPort: socket.remotePort ?? 0,
+    servername: socket.servername || '',
+  };
+}
+
+/** Response headers as the raw [name, value, ...] list writeHead takes, arrays kept as repeated fields. */
+function rawHeaders(headers: HeaderMap): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function createPipeline(initial: PipelineStages, limits: PipelineLimits, log: Logger, metrics: PipelineMetrics): Pipeline {
+  let stages = initial;
+
+  const hostLabel = (host: string): string => (stages.origin.route(host) ? host.replace(/:\d+$/, '') : 'unrouted');
+
+  const finish = (request: EdgeRequest, res: http.ServerResponse, started: number, fields: Record<string, unknown>): void => {
+    res.once('close', () => {
+      const status = res.statusCode;
+      const host = hostLabel(request.host);
+      metrics.requests.inc({ host, status: String(status) });
+      metrics.duration.observe({ host }, (performance.now() - started) / 1000);
+      const path = request.url.split('?', 1)[0];
+      log.info(
+        {
+          requestId: request.requestId,
+          client: request.clientIp,
+          host: request.host,
+          method: request.method,
+          path: path!.length > 512 ? `${path!.slice(0, 512)}…` : path,
+          status,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          cache: res.getHeader('cache-status'),
+          completed: res.writableFinished,
+          ...fields,
+        },
+        'request',
+      );
+    });
+  };
+
+  const send = (res: http.ServerResponse, response: EdgeResponse, requestId: string, onError: (err: Error) => void): void => {
+    const headers = { ...response.headers, 'x-request-id': requestId };
+    res.writeHead(response.status, rawHeaders(headers));
+    const body = response.body;
+    if (body === null) {
+      res.end();
+      return;
+    }
+    if (Buffer.isBuffer(body)) {
+      res.end(body);
+      return;
+    }
+    pipe(body, res, (err) => {
+      if (err) onError(err);
+    });
+  };
+
+  const sendError = (res: http.ServerResponse, request: EdgeRequest, status: number, reason: string, extra: HeaderMap = {}): void => {
+    if (res.headersSent) {
+      // The answer was already under way: the only honest signal left is to cut the connection.
+      res.destroy();
+      return;
+    }
+    const page = errorResponse(status, reason, request.requestId, request.headers.accept as string | undefined, extra);
+    res.writeHead(page.status, rawHeaders(page.headers));
+    res.end(page.body);
+  };
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Readable | null): Promise<void> {
+    const started = performance.now();
+    const request = edgeRequestOf(req);
+    const fields: Record<string, unknown> = {};
+    finish(request, res, started, fields);
+    if (!request.host) return sendError(res, request, 400, 'a Host header is required (RFC 9110 §7.2)');
+
+    // The client going away aborts everything done for it (an origin fetch, a cache fill it alone waits for).
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limits.maxBodyBytes) {
+      body?.resume();
+      return sendError(res, request, 413, `the request body is over ${limits.maxBodyBytes} bytes`);
+    }
+    const limiter = body ? new BodyLimit(limits.maxBodyBytes) : null;
+    let forwardBody: Readable | Buffer | null = body && limiter ? body.pipe(limiter) : null;
+    if (body && limiter) body.on('error', (err) => limiter.destroy(err));
+
+    const current = stages;
+    try {
+      if (current.filter) {
+        let inspected: Buffer | null = null;
+        if (forwardBody && current.filter.wantsBody(request)) {
+          inspected = await readAll(forwardBody as Readable);
+          forwardBody = inspected;
+        }
+        const verdict = await current.filter.inspect(request, inspected);
+        fields.waf = verdict.note;
+        if (verdict.action === 'respond') {
+          (forwardBody as Readable | null)?.resume?.();
+          const headers = { ...verdict.headers, 'x-request-id': request.requestId };
+          res.writeHead(verdict.status, rawHeaders(headers));
+          res.end(verdict.body);
+          return;
+        }
+      }
+      const response = current.cache
+        ? await current.cache.handle(request, forwardBody, current.origin.fetch, controller.signal)
+        : await current.origin.fetch(request, forwardBody, controller.signal);
+      send(res, response, request.requestId, (err) => {
+        fields.error = (err as { code?: string }).code ?? err.message;
+        log.debug({ requestId: request.requestId, err: { message: err.message } }, 'response stream ended early');
+      });
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      if (limiter?.exceeded || err instanceof BodyTooLargeError) return sendError(res, request, 413, `the request body is over ${limits.maxBodyBytes} bytes`);
+      if (isOriginError(err)) {
+        fields.error = err.code;
+        if (err.code === 'ORIGIN_ERR_ABORTED') return;
+        return sendError(res, request, err.status, err.publicReason);
+      }
+      fields.error = (err as { code?: string }).code ?? 'EDGE_ERR_INTERNAL';
+      log.error({ requestId: request.requestId, err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'request failed inside the edge');
+      return sendError(res, request, 500, 'the edge failed to handle the request');
+    }
+  }
+
+  return {
+    handle(req, res, body) {
+      void handle(req, res, body);
+    },
+    upgrade(req, socket, head) {
+      const request = edgeRequestOf(req);
+      const started = performance.now();
+      const current = stages;
+      void (async () => {
+        if (current.filter) {
+          const verdict = await current.filter.inspect(request, null);
+          if (verdict.action === 'respond') {
+            const page = `HTTP/1.1 ${verdict.status} ${verdict.status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\n${rawHeaders({ ...verdict.headers, 'content-length': String(verdict.body.length), connection: 'close', 'x-request-id': request.requestId })
+              .reduce<string[]>((lines, v, i, all) => (i % 2 === 0 ? [...lines, `${v}: ${all[i + 1]}`] : lines), [])
+              .join('\r\n')}\r\n\r\n`;
+            socket.end(Buffer.concat([Buffer.from(page, 'latin1'), verdict.body]));
+            return;
+          }
+        }
+        const outcome = await current.origin.upgrade(request, socket, head);
+        log.info({ requestId: request.requestId, client: request.clientIp, host: request.host, path: request.url.split('?', 1)[0], upgrade: outcome.outcome, durationMs: Math.round(performance.now() - started) }, 'upgrade');
+      })().catch((err: unknown) => {
+        log.error({ requestId: request.requestId, err: { message: (err as Error).message } }, 'upgrade failed inside the edge');
+        socket.destroy();
+      });
+    },
+    setStages(next) {
+      stages = next;
+    },
+  };
+}
+
