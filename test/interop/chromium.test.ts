@@ -1,26 +1,14 @@
-// Headless Chromium (Debian's package, driven by playwright-core) loads a page through the real
-// edge and key server. Chromium is told to trust the site's public key (an SPKI pin), so the
-// TLS 1.3 handshake, the remote CertificateVerify and the record layer are all checked by a
-// browser's own TLS stack (BoringSSL). A screenshot is saved as a test artifact.
-import { createHash } from 'node:crypto';
+// Headless Chromium (Debian's package, driven by playwright-core) loads pages through the real
+// edge and key server: the TLS 1.3 handshake, the remote CertificateVerify and the record layer
+// are all checked by a browser's own TLS stack. Screenshots are saved as test artifacts.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, CHROMIUM, launchChromium } from '../helpers/chromium.js';
+import { startFullStack, type FullStack } from '../helpers/full-stack.js';
 import { hasTool, startRealStack, type RealStack } from './real-stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const present = await hasTool(CHROMIUM, 'Chromium interop test');
-export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
-
-/** The flags a headless Chromium needs on a closed network (see the env notes on this machine kind). */
-export function chromiumArgs(extra: readonly string[] = []): string[] {
-  return ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extra];
-}
-
-/** Chromium's --ignore-certificate-errors-spki-list value for a certificate: base64 SHA-256 of its SPKI. */
-export function spkiPin(publicKeyDer: Buffer): string {
-  return createHash('sha256').update(publicKeyDer).digest('base64');
-}
+const present = await hasTool(CHROMIUM, 'Chromium interop tests');
 
 describe.skipIf(!present)('headless Chromium', () => {
   let stack: RealStack;
@@ -29,21 +17,14 @@ describe.skipIf(!present)('headless Chromium', () => {
   });
   afterAll(async () => stack?.stop());
 
-  it('loads a page through the edge over TLS 1.3 and saves a screenshot', async () => {
-    const { chromium } = await import('playwright-core');
-    const { X509Certificate } = await import('node:crypto');
-    const { readFile } = await import('node:fs/promises');
-    const leaf = new X509Certificate(await readFile(stack.keyServer.pki.sites['site-ecdsa-p256'].cert));
-    const pin = spkiPin(leaf.publicKey.export({ type: 'spki', format: 'der' }));
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs([`--ignore-certificate-errors-spki-list=${pin}`]) });
+  it('completes a TLS 1.3 handshake with the edge and reads its answer', async () => {
+    const browser = await launchChromium([stack.keyServer.pki.sites['site-ecdsa-p256'].cert]);
     try {
       const page = await browser.newPage();
       const response = await page.goto(`https://localhost:${stack.port}/chromium`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
-      const security = await response!.securityDetails();
-      expect(security?.protocol).toBe('TLS 1.3');
-      const text = await page.textContent('body');
-      expect(text).toContain('"path":"/chromium"');
+      expect((await response!.securityDetails())?.protocol).toBe('TLS 1.3');
+      expect(await page.textContent('body')).toContain('"path":"/chromium"');
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'chromium-tls13.png') });
     } finally {
@@ -51,5 +32,34 @@ describe.skipIf(!present)('headless Chromium', () => {
     }
     const lines = await stack.keyServer.auditLines();
     expect(lines.some((l) => l.outcome === 'OK' && l.sni === 'localhost')).toBe(true);
+  });
+});
+
+describe.skipIf(!present)('headless Chromium through the whole pipeline', () => {
+  let full: FullStack;
+  beforeAll(async () => {
+    full = await startFullStack();
+  });
+  afterAll(async () => full?.stop());
+
+  it('loads the demo page with its stylesheet and image from the origin through the edge', async () => {
+    const browser = await launchChromium([full.keyServer.pki.sites['site-ecdsa-p256'].cert]);
+    try {
+      const page = await browser.newPage();
+      const failed: string[] = [];
+      page.on('requestfailed', (r) => failed.push(r.url()));
+      const response = await page.goto(`${full.base}/`, { waitUntil: 'networkidle' });
+      expect(response?.status()).toBe(200);
+      expect(await page.title()).toMatch(/Keyless edge demo/);
+      // The stylesheet and the image came through the edge too.
+      const logo = await page.evaluate(() => (document.querySelector('img') as HTMLImageElement | null)?.naturalWidth ?? 0);
+      expect(logo).toBeGreaterThan(0);
+      expect(failed).toEqual([]);
+      expect(full.origin.stats().byPath['/static/style.css']).toBe(1);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'chromium-demo-page.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   });
 });
