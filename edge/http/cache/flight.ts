@@ -11,7 +11,7 @@ export type WaiterOutcome =
   | { readonly kind: 'response'; readonly response: EdgeResponse }
   /** Look the request up again, without joining a flight: the store has news, or the response was not for this request. */
   | { readonly kind: 'retry' }
-  /** The origin failed: serve stale if allowed, else fail with `error`. */
+  /** The origin failed: serve stale if allowed, else fail with `error` (or, without one — it answered a 5xx — look again). */
   | { readonly kind: 'failed'; readonly error: unknown };
 
 interface Waiting<W> {

@@ -246,6 +246,9 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   // ---- lookup -------------------------------------------------------------------------------
 
   const lookupAndServe = async (lookup: Lookup, attempt: number): Promise<EdgeResponse> => {
+    // The flight in progress before the store is read: if it commits while we read, we saw
+    // neither its entry nor (afterwards) the flight, and would fetch again for nothing.
+    const before = flights.get(lookup.key);
     let metas: readonly EntryMeta[] = [];
     try {
       metas = await store.get(lookup.key);
@@ -266,7 +269,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
           m.hit();
           return served;
         }
-        return viaOrigin(lookup, undefined, 'uri-miss', attempt);
+        return viaOrigin(lookup, undefined, 'uri-miss', attempt, before);
       }
       if (evaluation?.response && evaluation.revalidation && !evaluation.revalidation.synchronous && !forbidsStale(candidate.policy)) {
         // stale-while-revalidate (RFC 5861 §3): serve the stale response now, refresh behind it.
@@ -276,22 +279,22 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
           refreshInBackground(lookup, candidate);
           return served;
         }
-        return viaOrigin(lookup, undefined, 'uri-miss', attempt);
+        return viaOrigin(lookup, undefined, 'uri-miss', attempt, before);
       }
       if (evaluation) {
         // Stale, or the request's own directives (no-cache, max-age=0) want validation.
         const fwd: ForwardReason = candidate.policy.stale() ? 'stale' : 'request';
         const refused = onlyIfCached(lookup);
         if (refused) return refused;
-        if (lookup.head) return headViaOrigin(lookup, fwd, attempt);
-        return viaOrigin(lookup, candidate, fwd, attempt);
+        if (lookup.head) return headViaOrigin(lookup, fwd, attempt, before);
+        return viaOrigin(lookup, candidate, fwd, attempt, before);
       }
     }
     const fwd: ForwardReason = metas.length > 0 ? 'vary-miss' : 'uri-miss';
     const refused = onlyIfCached(lookup);
     if (refused) return refused;
-    if (lookup.head) return headViaOrigin(lookup, fwd, attempt);
-    return viaOrigin(lookup, undefined, fwd, attempt);
+    if (lookup.head) return headViaOrigin(lookup, fwd, attempt, before);
+    return viaOrigin(lookup, undefined, fwd, attempt, before);
   };
 
   /**
@@ -326,9 +329,10 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
    * most MAX_WAITS times, so a request whose variant keeps not matching ends up fetching for
    * itself), or leads a new one that later requests can wait on.
    */
-  const viaOrigin = async (lookup: Lookup, candidate: Candidate | undefined, fwd: ForwardReason, attempt: number): Promise<EdgeResponse> => {
+  const viaOrigin = async (lookup: Lookup, candidate: Candidate | undefined, fwd: ForwardReason, attempt: number, before: Flight<Waiter> | undefined): Promise<EdgeResponse> => {
     const coalesce = coalescable(lookup);
-    const existing = coalesce ? flights.get(lookup.key) : undefined;
+    // A flight seen before the lookup and done since answers "look again" at once.
+    const existing = coalesce ? (flights.get(lookup.key) ?? before) : undefined;
     if (existing && attempt < MAX_WAITS) return afterWaiting(lookup, candidate, await existing.join({ lookup, fwd }, lookup.signal), attempt);
     m.miss(fwd);
     const flight = new Flight<Waiter>(false);
@@ -346,8 +350,8 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
    * A HEAD that the store cannot answer waits for a GET of the same URL in flight (its headers
    * answer the HEAD), else goes to the origin as it is: a HEAD has no body to store (RFC 9110 §9.3.2).
    */
-  const headViaOrigin = async (lookup: Lookup, fwd: ForwardReason, attempt: number): Promise<EdgeResponse> => {
-    const existing = coalescable(lookup) ? flights.get(lookup.key) : undefined;
+  const headViaOrigin = async (lookup: Lookup, fwd: ForwardReason, attempt: number, before: Flight<Waiter> | undefined): Promise<EdgeResponse> => {
+    const existing = coalescable(lookup) ? (flights.get(lookup.key) ?? before) : undefined;
     if (existing && attempt < MAX_WAITS) return afterWaiting(lookup, undefined, await existing.join({ lookup, fwd }, lookup.signal), attempt);
     m.miss(fwd);
     return passThrough(lookup.request, null, lookup.fetchOrigin, lookup.signal, { fwd });
@@ -365,6 +369,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
           const served = await serveStaleIfError(lookup, candidate, undefined);
           if (served) return served;
         }
+        if (outcome.error === undefined) return lookupAndServe(lookup, attempt + 1);
         throw outcome.error;
       }
     }
@@ -444,14 +449,15 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         // RFC 5861 §4: the origin answered an error; the stale response is the better answer.
         discardBody(res.body);
         m.revalidation('error');
-        flight.fail(new CacheError('CACHE_ERR_INCOMPLETE_BODY', `the origin answered ${res.status}`));
+        // Waiters serve stale as well, or (where their variant may not) ask the origin themselves.
+        flight.fail(undefined);
         if (!wantsBody) return null;
         const served = await serveStaleIfError(lookup, candidate, res.status);
         if (served) return served;
         // The stale body vanished meanwhile (evicted, purged): nothing better than asking again.
-        return wantsBody ? passThrough(fillRequest(lookup), null, lookup.fetchOrigin, lookup.signal, { fwd: 'uri-miss' }) : null;
+        return passThrough(fillRequest(lookup), null, lookup.fetchOrigin, lookup.signal, { fwd: 'uri-miss' });
       }
-      m.revalidation('modified');
+      m.revalidation(res.status >= 500 ? 'error' : 'modified');
     }
     return received(lookup, flight, res, fwd, wantsBody);
   };

@@ -258,6 +258,22 @@ describe.each(['memory', 'disk'] as const)('on the %s store', (kind) => {
       expect(failed.text).toBe('down');
     });
 
+    it('concurrent requests during an origin 5xx cause one origin request and are all served stale', async () => {
+      let broken = false;
+      origin.route('/sie-many', (_req, res) => {
+        if (broken) return void setTimeout(() => res.writeHead(502).end('bad gateway'), 50);
+        res.writeHead(200, { 'cache-control': 'max-age=1, stale-if-error=60' }).end('good');
+      });
+      await h.fetchText('/sie-many');
+      await h.cache.settled();
+      broken = true;
+      h.clock.advance(10);
+      const results = await Promise.all(Array.from({ length: 10 }, () => h.fetchText('/sie-many')));
+      expect(new Set(results.map((r) => r.text))).toEqual(new Set(['good']));
+      expect(results.every((r) => r.status.includes('detail=stale-if-error'))).toBe(true);
+      expect(origin.count('/sie-many')).toBe(2);
+    });
+
     it('without stale-if-error, an origin failure is the origin stage’s error', async () => {
       origin.route('/nosie', fixed(200, { 'cache-control': 'max-age=1' }, 'x'));
       await h.fetchText('/nosie');
