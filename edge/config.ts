@@ -111,7 +111,13 @@ export const edgeConfigSchema = z.strictObject({
   origins: originsSchema.optional(),
   cache: cacheConfigSchema.optional(),
   admin: adminSection.optional(),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** One line per request (at info). */
+      access: z.boolean().default(true),
+    })
+    .default({ level: 'info', access: true }),
 });
 
 export type EdgeConfig = z.output<typeof edgeConfigSchema>;

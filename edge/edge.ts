@@ -88,7 +88,8 @@ export class Edge implements AdminTarget {
       const cache = origin ? await buildCache(config, registry, log) : undefined;
       if (cache) opened.push(cache);
       const stages = origin ? stagesOf(origin, cache, undefined) : undefined;
-      const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, log.child({ component: 'access' }), pipelineMetrics(registry)) : undefined;
+      const accessLog = config.log.access ? log.child({ component: 'access' }) : log.child({ component: 'access' }, { level: 'warn' });
+      const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, accessLog, pipelineMetrics(registry)) : undefined;
       const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
       const http = await createEdgeHttp({ log, limits: config.http, ...(pipeline ? { pipeline } : {}) });
       opened.push(http);

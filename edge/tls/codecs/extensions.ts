@@ -112,7 +112,7 @@ export interface PskIdentity {
 }
 
 export type ClientExtension =
-  /** RFC 6066 §3: exactly one host_name; ASCII, no trailing dot, not an IP literal. */
+  /** RFC 6066 §3: exactly one host_name; ASCII, no trailing dot. An IP literal is decoded but means no SNI (isIpLiteral). */
   | { readonly name: 'server_name'; readonly hostName: string }
   | { readonly name: 'supported_versions'; readonly versions: readonly number[] }
   | { readonly name: 'supported_groups'; readonly groups: readonly number[] }
@@ -306,19 +306,30 @@ function readServerNameList(r: Reader): string {
 
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 
+const IPV6_LITERAL = /^[0-9A-Fa-f:.]{2,45}$/;
+
 /**
- * RFC 6066 §3: "HostName ... a byte string using ASCII encoding without a trailing dot";
- * "Literal IPv4 and IPv6 addresses are not permitted". We accept DNS names (letters, digits,
- * hyphen, and underscore, which real names carry), at most 253 bytes, labels 1..63 bytes.
- * Anything else is illegal_parameter: it parsed, but it is not a host name.
+ * An IPv4 or IPv6 literal in server_name. RFC 6066 §3 says "Literal IPv4 and IPv6 addresses are
+ * not permitted", but real clients send them (wrk, older Java, scripts that connect to
+ * https://192.0.2.1/): like rustls and OpenSSL, the server treats one as no SNI at all rather
+ * than fail the handshake. An all-numeric last label is never a DNS name (no numeric TLD).
+ */
+export function isIpLiteral(name: string): boolean {
+  return /^[0-9]+$/.test(name.slice(name.lastIndexOf('.') + 1)) || (name.includes(':') && IPV6_LITERAL.test(name));
+}
+
+/**
+ * RFC 6066 §3: "HostName ... a byte string using ASCII encoding without a trailing dot". We
+ * accept DNS names (letters, digits, hyphen, and underscore, which real names carry), at most 253
+ * bytes, labels 1..63 bytes, and IP literals (see isIpLiteral). Anything else is
+ * illegal_parameter: it parsed, but it is not a host name.
  */
 function checkHostName(bytes: Buffer): string {
   const name = bytes.toString('latin1');
+  if (isIpLiteral(name)) return name;
   const labels = name.split('.');
   const valid = name.length <= 253 && labels.every((label) => LABEL.test(label));
   if (!valid) throw illegalParameter(`server_name: not a DNS host name (${JSON.stringify(name.slice(0, 64))})`);
-  // An all-numeric last label is never a DNS name (no numeric TLD): this rejects IPv4 literals.
-  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) throw illegalParameter('server_name: IP address literal (RFC 6066 §3)');
   return name;
 }
 

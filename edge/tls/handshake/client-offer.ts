@@ -2,13 +2,13 @@
 // enforce before it negotiates anything (RFC 8446 §4.1.2, §4.2, §9.2). The state machine
 // negotiates from this; it never looks at raw extensions again.
 import { findExtension, type ClientHello } from '../codecs/client-hello.js';
-import type { KeyShareEntry } from '../codecs/extensions.js';
+import { isIpLiteral, type KeyShareEntry } from '../codecs/extensions.js';
 import { ProtocolVersion } from '../enums.js';
 import { illegalParameter, missingExtension, protocolVersion } from '../errors.js';
 
 export interface ClientOffer {
   readonly hello: ClientHello;
-  /** server_name, lower-case; undefined when the client sent none. */
+  /** server_name, lower-case; undefined when the client sent none, or an IP literal. */
   readonly serverName: string | undefined;
   readonly cipherSuites: readonly number[];
   /** supported_groups, in the client's order of preference. */
@@ -68,7 +68,7 @@ export function readClientOffer(hello: ClientHello): ClientOffer {
   const alpn = findExtension(hello, 'application_layer_protocol_negotiation');
   return {
     hello,
-    serverName: findExtension(hello, 'server_name')?.hostName.toLowerCase(),
+    serverName: dnsServerName(findExtension(hello, 'server_name')?.hostName),
     cipherSuites: hello.cipherSuites,
     groups: supportedGroups.groups,
     keyShares: keyShare.shares,
@@ -79,6 +79,12 @@ export function readClientOffer(hello: ClientHello): ClientOffer {
     recordSizeLimit: findExtension(hello, 'record_size_limit')?.limit,
     cookie: findExtension(hello, 'cookie')?.cookie,
   };
+}
+
+/** The server_name to select a certificate by: lower-case, and none for an IP literal (isIpLiteral). */
+function dnsServerName(name: string | undefined): string | undefined {
+  if (name === undefined || isIpLiteral(name)) return undefined;
+  return name.toLowerCase();
 }
 
 function hex4(n: number): string {

@@ -262,7 +262,10 @@ describe('ClientHello decoding rules', () => {
     };
     expect(hostName('a-b_c.example.co')).toBe('a-b_c.example.co');
     expect(hostName('localhost')).toBe('localhost');
-    for (const bad of ['example.com.', '192.0.2.1', '::1', 'exa mple.com', 'bücher.example', 'a..b', '-a.example', `${'a'.repeat(64)}.com`, 'a\0.com']) {
+    // IP literals are decoded (clients send them despite §3); the server then acts as if there were no SNI.
+    expect(hostName('192.0.2.1')).toBe('192.0.2.1');
+    expect(hostName('::1')).toBe('::1');
+    for (const bad of ['example.com.', 'exa mple.com', 'bücher.example', 'a..b', '-a.example', `${'a'.repeat(64)}.com`, 'a\0.com']) {
       expectTlsError(() => decodeClientHello(withExtension({ name: 'server_name', hostName: bad })), illegal_parameter);
     }
     // Two host_name entries; an unknown name_type; an empty list; an empty name.

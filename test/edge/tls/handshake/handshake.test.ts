@@ -420,3 +420,12 @@ describe('hostile bytes', () => {
     expect(fixture.server.signatureSlots.pending).toBe(0);
   });
 });
+
+describe('server_name that is an IP literal', () => {
+  it('is treated as no SNI: the default chain, and no server_name acknowledgement', async () => {
+    const c = await client();
+    const result = await c.handshakeWith({ serverName: '127.0.0.1' });
+    expect(result.encryptedExtensions.extensions.map((e) => e.name)).not.toContain('server_name');
+    expect(await httpGet(c)).toContain('"servername":false');
+  });
+});
