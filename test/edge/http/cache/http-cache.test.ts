@@ -1,6 +1,7 @@
-// The cache against a real origin (node:http, counting requests) through undici, with the
-// memory store and again with the disk store, and a controllable clock: hits and misses, Age, Vary, revalidation, the stale-* rules,
-// coalescing, purge, what must not be stored, invalidation, rules, Cache-Status and streaming.
+// The cache against a real origin (node:http, counting requests) through undici, once on the
+// memory store and once on the disk store, with a controllable clock: hits and misses, Age,
+// Vary, revalidation, the stale-* rules, coalescing, purge, what must not be stored,
+// invalidation, rules, Cache-Status and streaming.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CacheConfigInput } from '../../../../edge/http/cache/config.js';
 import { tempDir } from '../../../helpers/tmp.js';
@@ -183,6 +184,20 @@ describe.each(['memory', 'disk'] as const)('on the %s store', (kind) => {
       await h.cache.settled();
       expect((await h.fetchText('/changed')).text).toBe('version 2');
       expect(origin.count('/changed')).toBe(2);
+    });
+
+    it('a fresh must-revalidate response is revalidated each time (the library, kornelski/http-cache-semantics#54)', async () => {
+      // RFC 9111 §5.2.2.2 would allow serving it fresh; http-cache-semantics 4.3 revalidates. Safe,
+      // one conditional request per use; this test notices when an upgrade changes it.
+      origin.route('/mrf', (req, res) => {
+        if (req.headers['if-none-match']) return void res.writeHead(304, { etag: '"m"' }).end();
+        res.writeHead(200, { 'cache-control': 'max-age=600, must-revalidate', etag: '"m"' }).end('m');
+      });
+      await h.fetchText('/mrf');
+      await h.cache.settled();
+      const again = await h.fetchText('/mrf');
+      expect(again.text).toBe('m');
+      expect(again.status).toBe('keyless; fwd=request; fwd-status=304; ttl=600');
     });
 
     it('a client no-cache request revalidates a fresh entry (fwd=request)', async () => {
