@@ -1,4 +1,6 @@
 // `keyless edge --config FILE`: runs the edge until SIGINT/SIGTERM; SIGHUP reloads.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadEdgeConfig } from '../edge/config.js';
@@ -14,6 +16,9 @@ export const edgeCommand: Command = {
 Runs the edge: a TLS 1.3 server whose one private-key operation per handshake (the
 CertificateVerify signature) is made by the key servers over mutually authenticated gRPC.
 The edge holds certificate chains only, never a site private key.
+
+With 'workers: N' (or auto) in the config, N processes run the whole edge on the shared
+listener and this one runs the admin API.
 
 options:
   --config FILE   YAML configuration (see README: "Edge configuration")
@@ -37,20 +42,35 @@ signals:
       process.stdout.write(`configuration ${values.config} is valid\n`);
       return 0;
     }
-    const edge = await Edge.start({ config, configFile: values.config, log, processMetrics: true });
+    const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+    if (cluster.isWorker) {
+      const { runEdgeWorker } = await import('../edge/cluster/edge-worker.js');
+      await runEdgeWorker(config, values.config, Number(process.env.KEYLESS_EDGE_WORKER ?? 0), log);
+      // The worker runs until the primary stops it.
+      await new Promise(() => undefined);
+      return 0;
+    }
+    const edge = workers > 1 ? await (await import('../edge/cluster/edge-cluster.js')).EdgeCluster.start({ config, workers, log }) : await Edge.start({ config, configFile: values.config, log, processMetrics: true });
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading configuration');
       void edge.reload();
     });
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.info({ signal }, 'stopping');
-        resolve();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    const failure = edge instanceof Edge ? new Promise<never>(() => undefined) : edge.failed;
+    const code = await Promise.race([
+      new Promise<number>((resolve) => {
+        const stop = (signal: string): void => {
+          log.info({ signal }, 'stopping');
+          resolve(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
+      failure.then((err) => {
+        log.error({ err: { message: err.message } }, 'stopping');
+        return 1;
+      }),
+    ]);
     await edge.stop();
-    return 0;
+    return code;
   },
 };

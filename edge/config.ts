@@ -103,6 +103,8 @@ const adminSection = z
 
 export const edgeConfigSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8443'),
+  /** Processes running the whole edge on the shared listener ("auto": one per core). */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
   tls: tlsSection,
   keyServers: keyServersSection,
   limits: limitsSection.default(limitsSection.parse({})),

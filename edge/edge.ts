@@ -6,9 +6,10 @@ import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { parseHostPort } from '../common/config-file.js';
 import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from './admin/admin-server.js';
+import { readAdminToken } from './admin/admin-token.js';
 import { loadEdgeConfig, type EdgeConfig } from './config.js';
 import { buildCache, buildOriginClient, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
 import type { HttpCache } from './http/cache/index.js';
@@ -30,6 +31,8 @@ export interface EdgeOptions {
   readonly log: Logger;
   /** Node process metrics in /metrics; off in tests that run several edges in one process. */
   readonly processMetrics?: boolean;
+  /** The log message that says the edge is serving; a cluster worker says "edge worker ready". */
+  readonly readyMessage?: string;
 }
 
 export type EdgeReadiness = Readiness;
@@ -114,7 +117,7 @@ export class Edge implements AdminTarget {
           origins: config.origins?.map((o) => `${o.hostnames.join(',')} → ${o.url} (${o.mode})`) ?? [],
           cache: config.cache ? config.cache.store.type : 'off',
         },
-        'edge ready',
+        options.readyMessage ?? 'edge ready',
       );
       return edge;
     } catch (err) {
@@ -221,6 +224,11 @@ export class Edge implements AdminTarget {
     return { contentType: merged.contentType, body: await merged.metrics() };
   }
 
+  /** The metrics as JSON, for the cluster primary to aggregate across workers. */
+  metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    return Registry.merge([this.registry, this.stageRegistry]).getMetricsAsJSON();
+  }
+
   async purge(request: PurgeRequest): Promise<number> {
     const cache: HttpCache | undefined = this.stages?.cache;
     if (!cache) return 0;
@@ -258,15 +266,6 @@ export class Edge implements AdminTarget {
 
 function siteKeyIds(chains: readonly ServedChain[]): Set<string> {
   return new Set(chains.map((c) => c.parsed.keyId));
-}
-
-async function readAdminToken(admin: NonNullable<EdgeConfig['admin']>): Promise<string> {
-  if (admin.tokenEnv !== undefined) {
-    const token = process.env[admin.tokenEnv];
-    if (!token) throw new Error(`field 'admin.tokenEnv': the environment variable ${admin.tokenEnv} is not set`);
-    return token.trim();
-  }
-  return (await readFile(admin.tokenFile!, 'utf8')).trim();
 }
 
 function handshakeSettings(config: EdgeConfig, chains: readonly ServedChain[]): HandshakeSettings {

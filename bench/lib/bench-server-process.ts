@@ -1,9 +1,8 @@
-// Starts bench/lib/tls-bench-server.ts as its own process and waits for its ready line.
+// Starts a benchmark helper script (bench/lib/*.ts) as its own process and waits for its ready
+// line, {"msg":"ready","port":N}.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-
-const SCRIPT = path.resolve(import.meta.dirname, 'tls-bench-server.ts');
 
 export interface BenchServerProcess {
   readonly port: number;
@@ -11,11 +10,12 @@ export interface BenchServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(stack: 'node' | 'keyless', pkiDir: string): Promise<BenchServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--stack', stack, '--pki', pkiDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startBenchScript(script: string, args: readonly string[]): Promise<BenchServerProcess> {
+  const file = path.resolve(import.meta.dirname, script);
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${stack} bench server not ready within 30 s`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`${stack} bench server exited (${code})`)));
+    const timer = setTimeout(() => reject(new Error(`${script} not ready within 30 s`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const fields = JSON.parse(line) as { msg?: string; port?: number };
@@ -38,4 +38,9 @@ export async function startBenchServer(stack: 'node' | 'keyless', pkiDir: string
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** The TLS server of the handshake and bulk benchmarks (tls-bench-server.ts). */
+export function startBenchServer(stack: 'node' | 'keyless', pkiDir: string): Promise<BenchServerProcess> {
+  return startBenchScript('tls-bench-server.ts', ['--stack', stack, '--pki', pkiDir]);
 }

@@ -1,0 +1,90 @@
+// nginx (Debian's package) as the baseline of the proxy benchmarks: TLS 1.3 with the same site
+// certificate and key (nginx holds the key itself), proxy_cache in a temporary directory, and
+// verified TLS to the same origin the edge uses. One worker process by default, as the issue's
+// reference figures were measured.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { DevPkiLayout } from '../../certs/index.js';
+
+export interface NginxUnderTest {
+  readonly port: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startNginx(dir: string, pki: DevPkiLayout, originPort: number, workers = 1): Promise<NginxUnderTest> {
+  const port = await freePort();
+  await mkdir(path.join(dir, 'logs'), { recursive: true });
+  await mkdir(path.join(dir, 'cache'), { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  await writeFile(
+    conf,
+    `worker_processes ${workers};
+user root;
+error_log ${dir}/logs/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:10m max_size=256m inactive=1h use_temp_path=off;
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name localhost;
+    ssl_protocols TLSv1.3;
+    ssl_certificate ${pki.sites['site-ecdsa-p256'].chain};
+    ssl_certificate_key ${pki.sites['site-ecdsa-p256'].key};
+    location / {
+      proxy_pass https://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_ssl_server_name on;
+      proxy_ssl_name localhost;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate ${pki.edge.ca};
+      proxy_ssl_session_reuse on;
+      proxy_cache edge;
+      proxy_cache_lock on;
+      add_header Cache-Status $upstream_cache_status;
+    }
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn('nginx', ['-c', conf, '-p', dir, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Ready when the port accepts connections.
+  for (let i = 0; i < 100; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) break;
+    if (child.exitCode !== null) throw new Error('nginx exited at start (see its error log)');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGQUIT');
+      }),
+  };
+}

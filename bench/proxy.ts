@@ -1,0 +1,106 @@
+// Requests per second and p50/p99 latency over keep-alive TLS 1.3, 1 KiB responses, for cache
+// hits and for pass-through to the origin, through
+//   keyless   `keyless edge` (its key server in its own process; handshakes are few with keep-alive)
+//   nginx     Debian's nginx with TLS 1.3 and proxy_cache, holding the same site key itself
+// in front of the same origin (bench/lib/proxy-origin.ts), with the same load generator (wrk),
+// in the same run. Access logs are off on both.
+//
+//   npm run bench:proxy [-- --seconds 5] [--connections 32] [--threads 1] [--workers N] [--quick] [--json]
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { KeylessProcess } from '../cli/keyless-process.js';
+import { devEdgeConfigYaml } from '../edge/dev-config.js';
+import { startBenchScript } from './lib/bench-server-process.js';
+import { startKeyServerUnderTest } from './lib/keyserver-under-test.js';
+import { startNginx } from './lib/nginx.js';
+import { renderTable } from './lib/table.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
+
+interface Cell extends WrkResult {
+  readonly server: 'keyless' | 'nginx';
+  readonly route: 'cache hit' | 'pass-through';
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      seconds: { type: 'string' },
+      connections: { type: 'string' },
+      threads: { type: 'string' },
+      workers: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'extra-config': { type: 'string' },
+    },
+    strict: true,
+  });
+  const seconds = values.quick ? 1 : Number(values.seconds ?? 5);
+  const connections = Number(values.connections ?? 32);
+  const threads = Number(values.threads ?? 1);
+  const workers = values.workers ?? '1';
+
+  const keyServer = await startKeyServerUnderTest();
+  const pki = keyServer.pki;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'keyless-proxy-bench-'));
+  const origin = await startBenchScript('proxy-origin.ts', ['--pki', pki.dir]);
+  const edgeConfig = path.join(dir, 'edge.yaml');
+  await writeFile(
+    edgeConfig,
+    devEdgeConfigYaml({
+      pkiDir: pki.dir,
+      listen: '127.0.0.1:0',
+      keyServers: [keyServer.address],
+      extra: `${workers === '1' ? '' : `workers: ${workers}\n`}origins:
+  - hostnames: [localhost]
+    url: https://127.0.0.1:${origin.port}
+    ca: ${pki.edge.ca}
+    serverName: localhost
+    connections: 64
+cache: { store: { type: memory } }
+log: { level: info, access: false }
+${values['extra-config'] ?? ''}`,
+    }),
+  );
+  const cells: Cell[] = [];
+  let edge: KeylessProcess | undefined;
+  let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+  try {
+    const started = await KeylessProcess.start({ args: ['edge', '--config', edgeConfig], readyMessage: 'edge ready' });
+    edge = started.process;
+    const edgePort = Number(String(started.ready.listen).split(':').pop());
+    nginx = await startNginx(path.join(dir, 'nginx'), pki, origin.port);
+    for (const route of ['cache hit', 'pass-through'] as const) {
+      for (const [server, port] of [
+        ['nginx', nginx.port],
+        ['keyless', edgePort],
+      ] as const) {
+        const url = `https://127.0.0.1:${port}/${route === 'cache hit' ? 'cached' : 'pass'}/1k`;
+        // Warm-up: fills the cache, opens origin connections, JIT.
+        await runWrk({ url, host: 'localhost', connections, threads, seconds: 1 });
+        cells.push({ server, route, ...(await runWrk({ url, host: 'localhost', connections, threads, seconds })) });
+      }
+    }
+  } finally {
+    await edge?.stop();
+    await nginx?.stop();
+    await origin.stop();
+    await keyServer.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(cells, null, 2) + '\n');
+    return 0;
+  }
+  const baseline = (c: Cell): Cell => cells.find((b) => b.server === 'nginx' && b.route === c.route)!;
+  process.stdout.write(
+    renderTable(
+      [{ title: 'route' }, { title: 'server' }, { title: 'req/s', align: 'right' }, { title: 'p50 ms', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'vs nginx', align: 'right' }, { title: 'errors', align: 'right' }],
+      cells.map((c) => [c.route, c.server === 'keyless' ? `keyless (${workers} worker${workers === '1' ? '' : 's'})` : 'nginx (1 worker)', c.requestsPerSecond.toFixed(0), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.server === 'keyless' ? (c.requestsPerSecond / baseline(c).requestsPerSecond).toFixed(2) : '', String(c.errors)]),
+    ) + '\n',
+  );
+  process.stdout.write(`wrk -t${threads} -c${connections}, ${seconds} s per cell, 1 KiB bodies, keep-alive TLS 1.3.\n`);
+  return 0;
+}

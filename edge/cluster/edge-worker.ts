@@ -1,0 +1,35 @@
+// One worker of a `workers: N` edge: the whole edge stack on the cluster's shared listener,
+// without the admin API (the primary runs it and asks the workers over IPC). A disk cache gets a
+// directory of its own per worker: two processes never write one store.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { EdgeConfig } from '../config.js';
+import { Edge } from '../edge.js';
+import { serveWorkerRequests } from './ipc.js';
+
+export async function runEdgeWorker(config: EdgeConfig, configFile: string, index: number, log: Logger): Promise<void> {
+  const cache = config.cache?.store.type === 'disk' ? { ...config.cache, store: { ...config.cache.store, dir: path.join(config.cache.store.dir, `worker-${index}`) } } : config.cache;
+  const { admin: _admin, ...rest } = config;
+  const edge = await Edge.start({ config: { ...rest, ...(cache ? { cache } : {}) }, configFile, log: log.child({ worker: index }), processMetrics: index === 0, readyMessage: 'edge worker ready' });
+  serveWorkerRequests(async (request) => {
+    switch (request.op) {
+      case 'readiness':
+        return edge.readiness();
+      case 'metrics':
+        return edge.metricsJson();
+      case 'purge':
+        return edge.purge(request.request);
+      case 'reload':
+        return edge.reload();
+    }
+  });
+  const stop = async (): Promise<void> => {
+    await edge.stop();
+    process.exit(0);
+  };
+  // The primary coordinates: Ctrl-C reaches the whole process group, and the primary stops the workers.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => void stop());
+  process.on('disconnect', () => void stop());
+  process.send?.({ keyless: 'ready', port: edge.port });
+}
