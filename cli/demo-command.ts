@@ -11,24 +11,35 @@ import { UsageError } from './command.js';
 import { startComponents } from './demo/component.js';
 import type { DemoComponent } from './demo/component.js';
 import { KeyServerComponent } from './demo/keyserver-component.js';
+import { ProcessComponent } from './demo/process-component.js';
+import { writeDemoEdgeConfig } from './demo/edge-config.js';
 import { KEYLESS_BIN, describeExit } from './keyless-process.js';
 
 const DEFAULT_DIR = 'certs/dev';
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_KEYSERVER_PORT = 2407;
 const DEFAULT_METRICS_PORT = 2406;
+const DEFAULT_EDGE_PORT = 8443;
+const DEFAULT_ADMIN_PORT = 9090;
+const DEFAULT_ORIGIN_PORT = 9443;
 
-const help = `usage: keyless demo [--dir DIR] [--keyserver-port N] [--metrics-port N]
+const help = `usage: keyless demo [--dir DIR] [--edge-port N] [--admin-port N] [--origin-port N] [--keyserver-port N] [--metrics-port N]
 
-Runs the demo on this machine: generates the development PKI into DIR if it is not there yet
-(see 'keyless certs'), writes DIR/keyserver.yaml and runs the key server with it on ${DEFAULT_HOST},
-in its own process, with its audit log in DIR/audit/. Prints where everything is and commands to
-sign through the key server and to check its audit log. Ctrl-C (or SIGTERM) stops it.
+Runs the whole system on this machine, each part in its own process on ${DEFAULT_HOST}: generates the
+development PKI into DIR if it is not there yet (see 'keyless certs'), then starts
+  the key server   (DIR/keyserver.yaml; audit log in DIR/audit/)
+  the demo origin  (HTTPS with its own certificate from the dev CA)
+  the edge         (DIR/edge.yaml: TLS 1.3 signed by the key server, cache, WAF, admin API)
+and prints the URLs and commands that work as printed. Ctrl-C (or SIGTERM) stops all three.
 
 options:
   --dir DIR            the PKI and demo files (default ${DEFAULT_DIR})
-  --keyserver-port N   the key server's gRPC port (default ${DEFAULT_KEYSERVER_PORT}; 0 picks a free one)
-  --metrics-port N     its /metrics, /healthz and /readyz port (default ${DEFAULT_METRICS_PORT}; 0 picks a free one)
+  --edge-port N        the edge's HTTPS port (default ${DEFAULT_EDGE_PORT})
+  --admin-port N       the edge's admin API (default ${DEFAULT_ADMIN_PORT})
+  --origin-port N      the demo origin (default ${DEFAULT_ORIGIN_PORT})
+  --keyserver-port N   the key server's gRPC port (default ${DEFAULT_KEYSERVER_PORT})
+  --metrics-port N     its /metrics, /healthz and /readyz port (default ${DEFAULT_METRICS_PORT})
+(0 for any port picks a free one.)
 
 Development credentials only: never use them in production.`;
 
@@ -36,6 +47,9 @@ interface DemoOptions {
   readonly dir: string;
   readonly keyServerPort: number;
   readonly metricsPort: number;
+  readonly edgePort: number;
+  readonly adminPort: number;
+  readonly originPort: number;
 }
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -52,7 +66,14 @@ function parseDemoArgs(args: string[]): DemoOptions {
       args,
       strict: true,
       allowPositionals: false,
-      options: { dir: { type: 'string' }, 'keyserver-port': { type: 'string' }, 'metrics-port': { type: 'string' } },
+      options: {
+        dir: { type: 'string' },
+        'keyserver-port': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'edge-port': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'origin-port': { type: 'string' },
+      },
     }));
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -62,7 +83,14 @@ function parseDemoArgs(args: string[]): DemoOptions {
     dir: values.dir ?? DEFAULT_DIR,
     keyServerPort: port(values['keyserver-port'], DEFAULT_KEYSERVER_PORT, '--keyserver-port'),
     metricsPort: port(values['metrics-port'], DEFAULT_METRICS_PORT, '--metrics-port'),
+    edgePort: port(values['edge-port'], DEFAULT_EDGE_PORT, '--edge-port'),
+    adminPort: port(values['admin-port'], DEFAULT_ADMIN_PORT, '--admin-port'),
+    originPort: port(values['origin-port'], DEFAULT_ORIGIN_PORT, '--origin-port'),
   };
+}
+
+function portOf(listen: unknown): string {
+  return String(listen).split(':').pop() ?? '';
 }
 
 /** A path as the user can type it from here: relative when under the working directory. */
@@ -88,7 +116,7 @@ function signalled(): { promise: Promise<NodeJS.Signals>; dispose: () => void } 
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the demo: dev PKI and key server on 127.0.0.1, until Ctrl-C',
+  summary: 'the demo: key server, origin and edge on 127.0.0.1, until Ctrl-C',
   help,
   async run(args: string[]): Promise<number> {
     const options = parseDemoArgs(args);
@@ -105,8 +133,24 @@ export const demoCommand: Command = {
         observability: `${DEFAULT_HOST}:${options.metricsPort}`,
         show: (line) => out(`  keyserver | ${line}`),
       });
-      // The edge and the demo origin join this list when they exist.
-      const components: DemoComponent[] = [keyServer];
+      const dir = shown(options.dir);
+      const origin = new ProcessComponent({
+        name: 'origin',
+        args: ['demo-origin', '--cert', path.join(dir, 'origin/server.crt'), '--key', path.join(dir, 'origin/server.key'), '--listen', `${DEFAULT_HOST}:${options.originPort}`],
+        readyMessage: 'demo origin ready',
+        show: (line) => out(`  origin    | ${line}`),
+        describe: (ready) => [`origin       ${String(ready.url)}  (the demo site, its own certificate from the dev CA)`],
+      });
+      const edgeConfig = path.join(dir, 'edge.yaml');
+      const edge = new ProcessComponent({
+        name: 'edge',
+        args: ['edge', '--config', edgeConfig],
+        readyMessage: 'edge ready',
+        show: (line) => out(`  edge      | ${line}`),
+        prepare: () => writeDemoEdgeConfig(edgeConfig, dir, keyServer.address, String(origin.ready.url), `${DEFAULT_HOST}:${options.edgePort}`, `${DEFAULT_HOST}:${options.adminPort}`),
+        describe: (ready) => [`edge         https://localhost:${portOf(ready.listen)}/  (TLS 1.3; the CertificateVerify is signed by the key server)`, `admin API    http://${String(ready.admin)}/readyz  (token in ${path.join(dir, 'admin.token')})`, `edge config  ${edgeConfig}`],
+      });
+      const components: DemoComponent[] = [keyServer, origin, edge];
       const starting = startComponents(components);
       const first = await Promise.race([starting.then((r) => ({ running: r })), stopSignal.promise.then((signal) => ({ signal }))]);
       if ('signal' in first) {
@@ -118,12 +162,17 @@ export const demoCommand: Command = {
       const running = first.running;
 
       const keyless = `node ${shown(KEYLESS_BIN)}`;
-      const dir = shown(options.dir);
+      const edgeUrl = `https://localhost:${portOf(edge.ready.listen)}`;
+      const curl = `curl --cacert ${path.join(dir, 'edge/ca.crt')} --resolve localhost:${portOf(edge.ready.listen)}:127.0.0.1`;
       out('');
       out('keyless demo: ready');
       for (const { lines } of running.ready) for (const line of lines) out(`  ${line}`);
       out('');
       out('try:');
+      out(`  page:    ${edgeUrl}/  (in a browser that trusts ${path.join(dir, 'ca.crt')})`);
+      out(`  fetch:   ${curl} -si ${edgeUrl}/cacheable | grep -i -e '^HTTP' -e cache-status -e x-request-id`);
+      out(`  twice:   ${curl} -s -o /dev/null -w '%{http_code}\\n' ${edgeUrl}/cacheable  (MISS, then HIT; the origin sees one request)`);
+      out(`  purge:   curl -s -H "Authorization: Bearer $(cat ${path.join(dir, 'admin.token')})" -H 'content-type: application/json' -d '{"tags":["demo"]}' http://${String(edge.ready.admin)}/purge`);
       out(`  sign:    ${keyless} keyserver-client sign --pki ${dir} --server ${keyServer.address} --site site-ecdsa-p256`);
       out(`  keys:    ${keyless} keyserver-client list-keys --pki ${dir} --server ${keyServer.address}`);
       out(`  audit:   ${keyless} audit verify ${shown(keyServer.auditDir)}`);
@@ -140,7 +189,7 @@ export const demoCommand: Command = {
       }
       out(`keyless demo: ${ended.signal}, stopping`);
       const clean = await running.stopAll();
-      out(clean ? 'keyless demo: stopped' : 'keyless demo: stopped; a component did not exit cleanly');
+      out(clean ? 'keyless demo: stopped' : `keyless demo: stopped; not cleanly: ${running.unclean.join(', ')}`);
       return clean ? 0 : 1;
     } finally {
       stopSignal.dispose();

@@ -13,8 +13,9 @@ const commands: readonly Entry[] = [
   { name: 'certs', summary: 'generate the development PKI (CA, site, key server, edge and origin certificates)', load: async () => (await import('./certs-command.js')).certsCommand },
   { name: 'keyserver', summary: 'run the key server: signs handshakes for authorized edges, audits every decision', load: async () => (await import('./keyserver-command.js')).keyserverCommand },
   { name: 'edge', summary: 'run the edge: TLS 1.3 termination with remote signing, then the HTTP pipeline', load: async () => (await import('./edge-command.js')).edgeCommand },
+  { name: 'demo-origin', summary: 'run the demo origin site (HTTPS, its own certificate from the dev CA)', load: async () => (await import('./demo-origin-command.js')).demoOriginCommand },
   { name: 'audit', summary: 'verify the audit log hash chain, or summarize it for review', load: async () => (await import('./audit-command.js')).auditCommand },
-  { name: 'demo', summary: 'the demo: dev PKI and key server on 127.0.0.1, until Ctrl-C (npm start)', load: async () => (await import('./demo-command.js')).demoCommand },
+  { name: 'demo', summary: 'the demo: key server, origin and edge on 127.0.0.1, until Ctrl-C (npm start)', load: async () => (await import('./demo-command.js')).demoCommand },
   { name: 'keyserver-client', summary: 'talk to a key server as an edge: list the keys it lets this edge use, sign once', load: async () => (await import('./keyserver-client-command.js')).keyserverClientCommand },
   { name: 'bench', summary: 'run a benchmark from bench/ (keyserver, ...)', load: async () => (await import('./bench-command.js')).benchCommand },
 ];

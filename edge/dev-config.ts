@@ -31,3 +31,29 @@ ${o.keyServers.map((a) => `    - { address: ${a}, serverName: localhost }`).join
   clientKey: ${o.pkiDir}/edge/${edge}/client.key
 ${o.extra ?? ''}`;
 }
+
+export interface DevEdgeDemoOptions {
+  /** The demo origin's URL, e.g. https://127.0.0.1:9443. */
+  readonly originUrl: string;
+  readonly adminListen: string;
+  /** The admin token file (0600), relative to the config file. */
+  readonly adminTokenFile: string;
+  /** YAML of the `waf:` section, when the demo runs one. */
+  readonly waf?: string;
+}
+
+/** The HTTP pipeline of the demo: the demo origin for every dev name, a memory cache, the admin API. */
+export function devEdgeDemoSections(o: DevEdgeDemoOptions, pkiDir: string): string {
+  return `origins:
+  - hostnames: [localhost, '*.demo.localhost', 127.0.0.1]
+    url: ${o.originUrl}
+    ca: ${pkiDir}/edge/ca.crt          # Full (Strict): the origin's certificate chains to the dev CA
+    serverName: localhost
+cache:
+  store: { type: memory }
+  maxTotalBytes: 67108864
+admin:
+  listen: ${o.adminListen}
+  tokenFile: ${o.adminTokenFile}
+${o.waf ?? ''}`;
+}

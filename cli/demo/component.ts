@@ -24,6 +24,8 @@ export interface RunningDemo {
   readonly firstExit: Promise<{ readonly name: string; readonly exit: ProcessExit }>;
   /** Stops every started component, newest first; true when each exited cleanly (code 0). */
   stopAll(): Promise<boolean>;
+  /** The components that did not exit cleanly at the last stopAll, with how they exited. */
+  readonly unclean: readonly string[];
 }
 
 /** Starts the components in order; if one fails to start, the ones already running are stopped and the error is thrown. */
@@ -40,14 +42,19 @@ export async function startComponents(components: readonly DemoComponent[]): Pro
     for (const component of started.reverse()) await component.stop();
     throw err;
   }
+  const unclean: string[] = [];
   return {
     ready,
+    unclean,
     firstExit: Promise.race(started.map((c) => c.exited.then((exit) => ({ name: c.name, exit })))),
     async stopAll() {
       let clean = true;
       for (const component of [...started].reverse()) {
         const exit = await component.stop();
-        if (exit.code !== 0) clean = false;
+        if (exit.code !== 0) {
+          clean = false;
+          unclean.push(`${component.name} (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})`);
+        }
       }
       return clean;
     },

@@ -4,9 +4,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { devKeyServerConfigYaml } from '../../keyserver/dev-config.js';
-import { KeylessProcess } from '../keyless-process.js';
 import type { ProcessExit } from '../keyless-process.js';
 import type { ComponentReady, DemoComponent } from './component.js';
+import { ProcessComponent } from './process-component.js';
 
 export interface KeyServerComponentOptions {
   /** The dev PKI directory; keyserver.yaml and audit/ are written into it. */
@@ -18,30 +18,12 @@ export interface KeyServerComponentOptions {
   readonly show: (line: string) => void;
 }
 
-const PINO_LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
-/** Fields every pino line has; the rest are worth showing. */
-const PINO_HOUSEKEEPING = new Set(['level', 'time', 'pid', 'hostname', 'service', 'msg']);
-
-/** A pino JSON line as "info key server ready listen=127.0.0.1:2407 ..."; other lines as they are. */
-export function formatLogLine(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    const fields = Object.entries(entry)
-      .filter(([k]) => !PINO_HOUSEKEEPING.has(k))
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-    return [PINO_LEVELS[entry.level as number] ?? String(entry.level), String(entry.msg ?? ''), ...fields].join(' ');
-  } catch {
-    return line;
-  }
-}
 
 export class KeyServerComponent implements DemoComponent {
   readonly name = 'keyserver';
   readonly configFile: string;
   readonly auditDir: string;
-  private child: KeylessProcess | undefined;
-  private exitedPromise: Promise<ProcessExit> | undefined;
+  private readonly process: ProcessComponent;
   /** The addresses the key server actually bound (ports chosen when 0 was asked). */
   address = '';
   metricsAddress = '';
@@ -49,38 +31,36 @@ export class KeyServerComponent implements DemoComponent {
   constructor(private readonly options: KeyServerComponentOptions) {
     this.configFile = path.join(options.dir, 'keyserver.yaml');
     this.auditDir = path.join(options.dir, 'audit');
+    this.process = new ProcessComponent({
+      name: this.name,
+      args: ['keyserver', '--config', this.configFile],
+      readyMessage: 'key server ready',
+      show: options.show,
+      // Paths relative to the config file, which sits in the PKI directory.
+      prepare: () => writeFile(this.configFile, devKeyServerConfigYaml({ pkiDir: '.', auditDir: './audit', listen: options.listen, observability: options.observability })),
+      describe: (ready) => {
+        this.address = String(ready.listen);
+        this.metricsAddress = String(ready.observability);
+        return [
+          `key server   ${this.address}  (gRPC over mutual TLS 1.3; policy: edge-1 every key, edge-2 TLS 1.3 only)`,
+          `metrics      http://${this.metricsAddress}/metrics  (/healthz, /readyz)`,
+          `config       ${this.configFile}`,
+          `audit log    ${path.join(this.auditDir, 'audit.jsonl')}`,
+        ];
+      },
+    });
   }
 
   get exited(): Promise<ProcessExit> {
-    if (!this.exitedPromise) throw new Error('the key server was not started');
-    return this.exitedPromise;
+    return this.process.exited;
   }
 
-  async start(): Promise<ComponentReady> {
-    // Paths relative to the config file, which sits in the PKI directory.
-    await writeFile(this.configFile, devKeyServerConfigYaml({ pkiDir: '.', auditDir: './audit', listen: this.options.listen, observability: this.options.observability }));
-    const { process: child, ready } = await KeylessProcess.start({
-      args: ['keyserver', '--config', this.configFile],
-      readyMessage: 'key server ready',
-      onLine: (line) => this.options.show(formatLogLine(line)),
-    });
-    this.child = child;
-    this.exitedPromise = child.exited;
-    this.address = String(ready.listen);
-    this.metricsAddress = String(ready.observability);
-    return {
-      lines: [
-        `key server   ${this.address}  (gRPC over mutual TLS 1.3; policy: edge-1 every key, edge-2 TLS 1.3 only)`,
-        `metrics      http://${this.metricsAddress}/metrics  (/healthz, /readyz)`,
-        `config       ${this.configFile}`,
-        `audit log    ${path.join(this.auditDir, 'audit.jsonl')}`,
-      ],
-    };
+  start(): Promise<ComponentReady> {
+    return this.process.start();
   }
 
-  async stop(): Promise<ProcessExit> {
-    if (!this.child) return { code: 0, signal: null };
-    // SIGTERM: the key server finishes running calls, flushes the audit log and exits 0.
-    return this.child.stop('SIGTERM');
+  /** SIGTERM: the key server finishes running calls, flushes the audit log and exits 0. */
+  stop(): Promise<ProcessExit> {
+    return this.process.stop();
   }
 }

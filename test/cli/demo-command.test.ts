@@ -72,6 +72,9 @@ function startDemo(args: string[]): Demo {
   };
 }
 
+/** The edge, its admin API and the origin on free ports, so the test never collides with a running demo. */
+const OTHER_PORTS = ['--edge-port', '0', '--admin-port', '0', '--origin-port', '0'];
+
 function keyless(args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, ['bin/keyless.js', ...args], { encoding: 'utf8' });
 }
@@ -79,7 +82,7 @@ function keyless(args: string[]): { status: number | null; stdout: string; stder
 describe('keyless demo', () => {
   it('runs the key server until SIGINT: sign through it, exit 0, and the audit log verifies', async () => {
     const [keyServerPort, metricsPort] = [await freePort(), await freePort()];
-    const demo = startDemo(['--dir', dir, '--keyserver-port', String(keyServerPort), '--metrics-port', String(metricsPort)]);
+    const demo = startDemo(['--dir', dir, '--keyserver-port', String(keyServerPort), '--metrics-port', String(metricsPort), ...OTHER_PORTS]);
     try {
       const banner = await demo.waitFor(/Ctrl-C stops the demo\./);
       expect(banner).toMatch(/wrote a development PKI to /);
@@ -133,7 +136,7 @@ describe('keyless demo', () => {
 
   it('run again on the same directory: keeps the PKI, continues the audit chain; stops with exit 1 if its key server dies', async () => {
     const before = (await readFile(path.join(dir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n').length;
-    const demo = startDemo(['--dir', dir, '--keyserver-port', '0', '--metrics-port', '0']);
+    const demo = startDemo(['--dir', dir, '--keyserver-port', '0', '--metrics-port', '0', ...OTHER_PORTS]);
     try {
       const banner = await demo.waitFor(/Ctrl-C stops the demo\./);
       expect(banner).toMatch(/using the development PKI in /);
@@ -157,6 +160,32 @@ describe('keyless demo', () => {
     expect(after).toBeGreaterThan(before);
     const verify = keyless(['audit', 'verify', path.join(dir, 'audit')]);
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('serves the demo site through the edge: the fetch command as printed, MISS then HIT, purge, an audited handshake', async () => {
+    const demo = startDemo(['--dir', dir, '--keyserver-port', '0', '--metrics-port', '0', ...OTHER_PORTS]);
+    try {
+      const banner = await demo.waitFor(/Ctrl-C stops the demo\./);
+      expect(banner).toMatch(/^ {2}edge +https:\/\/localhost:\d+\/ /m);
+      expect(banner).toMatch(/^ {2}origin +https:\/\/127\.0\.0\.1:\d+ /m);
+      const fetchLine = /^ {2}fetch: +(.+)$/m.exec(banner)![1]!;
+      const first = spawnSync('sh', ['-c', fetchLine], { encoding: 'utf8' });
+      expect(first.stdout).toMatch(/^HTTP\/1\.1 200/m);
+      expect(first.stdout).toMatch(/cache-status: keyless; fwd=uri-miss/i);
+      const second = spawnSync('sh', ['-c', fetchLine], { encoding: 'utf8' });
+      expect(second.stdout).toMatch(/cache-status: keyless; hit/i);
+      const requestId = /x-request-id: ([0-9a-f]{16})-\d+/i.exec(first.stdout)![1]!;
+      const purgeLine = /^ {2}purge: +(.+)$/m.exec(banner)![1]!;
+      expect(spawnSync('sh', ['-c', purgeLine], { encoding: 'utf8' }).stdout).toMatch(/^\{"purged":\d+\}$/);
+      demo.child.kill('SIGINT');
+      expect(await demo.exited).toBe(0);
+      expect(demo.output()).toMatch(/keyless demo: stopped\n/);
+      // The edge's handshake for that request was signed, and audited, by the key server.
+      const lines = (await readFile(path.join(dir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; outcome: string; operation: string });
+      expect(lines.some((l) => l.requestId.startsWith(`${requestId}/`) && l.outcome === 'OK' && l.operation === 'tls13-certificate-verify')).toBe(true);
+    } finally {
+      demo.child.kill('SIGKILL');
+    }
   });
 
   it('refuses bad flags with its usage (exit 2)', () => {
