@@ -65,6 +65,11 @@ export interface SignWorkerPoolOptions {
    * batch's jobs fail: signing time is bounded even if a thread wedges. Default 10 s.
    */
   readonly stuckAfterMs?: number;
+  /**
+   * Nice value of the signing threads, above the event loop's (Linux; see sign-worker.mjs).
+   * Default 10; 0 keeps them at the process's priority.
+   */
+  readonly niceness?: number;
   /** The thread's script; tests substitute one that misbehaves. */
   readonly workerUrl?: URL;
 }
@@ -106,10 +111,14 @@ interface Watch {
 interface DoneMessage {
   readonly type: 'done';
   readonly id: number;
-  readonly status: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly data: Uint8Array;
+  readonly buffer: ArrayBuffer;
+  /** By job index, for failed jobs only. */
   readonly errors?: (string | undefined)[];
+}
+
+/** Bytes of a batch message: Float64 deadlines[n], Int32 signers[n], slots[n], offsets[n + 1], then the messages. */
+function batchBytes(count: number, messageBytes: number): number {
+  return 8 * count + 4 * (3 * count + 1) + messageBytes;
 }
 
 interface Batch {
@@ -125,8 +134,8 @@ class SigningThread {
   jobs = 0;
   readonly startedAt = performance.now();
 
-  constructor(url: URL, cancelFlags: SharedArrayBuffer) {
-    this.worker = new Worker(url, { workerData: { cancelFlags } });
+  constructor(url: URL, cancelFlags: SharedArrayBuffer, niceness: number) {
+    this.worker = new Worker(url, { workerData: { cancelFlags, niceness } });
     // Idle threads must not keep the process alive; see SignWorkerPool.hold().
     this.worker.unref();
   }
@@ -216,7 +225,7 @@ export class SignWorkerPool {
   }
 
   private spawn(index: number): SigningThread {
-    const thread = new SigningThread(this.url, this.cancelFlagsBuffer);
+    const thread = new SigningThread(this.url, this.cancelFlagsBuffer, this.options.niceness ?? 10);
     this.signers.forEach((params, id) => thread.worker.postMessage({ type: 'signer', id, hash: params.hash, key: params.key }));
     let failure = '';
     thread.worker.on('message', (message: DoneMessage) => this.completed(thread, message));
@@ -249,25 +258,25 @@ export class SignWorkerPool {
 
   private send(thread: SigningThread, jobs: Job[]): void {
     const count = jobs.length;
-    const signerIds = new Int32Array(count);
-    const slots = new Int32Array(count);
-    const deadlines = new Float64Array(count);
-    const offsets = new Uint32Array(count + 1);
     let total = 0;
     for (let i = 0; i < count; i++) total += jobs[i]!.message.length;
-    // One fresh buffer: a pooled Buffer's whole 8 KiB backing store would be copied otherwise.
-    const data = new Uint8Array(total);
+    // One buffer per batch (layout in sign-worker.mjs): transferring a buffer costs several µs
+    // each, a few typed arrays of their own cost more than the signing they describe.
+    const buffer = new ArrayBuffer(batchBytes(count, total));
+    const deadlines = new Float64Array(buffer, 0, count);
+    const ints = new Int32Array(buffer, 8 * count, 3 * count + 1);
+    const data = new Uint8Array(buffer, 8 * count + 4 * (3 * count + 1));
     let at = 0;
     for (let i = 0; i < count; i++) {
       const job = jobs[i]!;
-      signerIds[i] = job.signer;
-      slots[i] = job.slot;
       deadlines[i] = job.deadline;
-      offsets[i] = at;
+      ints[i] = job.signer;
+      ints[count + i] = job.slot;
+      ints[2 * count + i] = at;
       data.set(job.message, at);
       at += job.message.length;
     }
-    offsets[count] = at;
+    ints[3 * count] = at;
     const id = this.nextBatchId++;
     const watchdog = setTimeout(() => {
       thread.stoppedBecause = `no answer within ${this.stuckAfterMs} ms`;
@@ -277,13 +286,7 @@ export class SignWorkerPool {
     thread.batches.set(id, { jobs, watchdog });
     if (thread.jobs === 0) thread.worker.ref();
     thread.jobs += count;
-    thread.worker.postMessage({ type: 'batch', id, signerIds, slots, deadlines, offsets, data }, [
-      signerIds.buffer,
-      slots.buffer,
-      deadlines.buffer,
-      offsets.buffer,
-      data.buffer,
-    ]);
+    thread.worker.postMessage({ type: 'batch', id, count, buffer }, [buffer]);
   }
 
   private completed(thread: SigningThread, message: DoneMessage): void {
@@ -296,13 +299,18 @@ export class SignWorkerPool {
     if (thread.jobs === 0) thread.worker.unref();
     const index = this.threads.indexOf(thread);
     if (index >= 0) this.youngDeaths[index] = 0;
-    const { status, offsets, data } = message;
-    for (let i = 0; i < jobs.length; i++) {
+    // Result layout (sign-worker.mjs): Int32 status[n], Int32 offsets[n + 1], then the signatures.
+    const count = jobs.length;
+    const ints = new Int32Array(message.buffer, 0, 2 * count + 1);
+    const base = 4 * (2 * count + 1);
+    for (let i = 0; i < count; i++) {
       const job = jobs[i]!;
-      switch (status[i]) {
-        case STATUS_OK:
-          this.finish(job, undefined, Buffer.from(data.buffer, data.byteOffset + offsets[i]!, offsets[i + 1]! - offsets[i]!));
+      switch (ints[i]) {
+        case STATUS_OK: {
+          const start = ints[count + i]!;
+          this.finish(job, undefined, Buffer.from(message.buffer, base + start, ints[count + i + 1]! - start));
           break;
+        }
         case STATUS_DEADLINE:
           this.finish(job, new SignWorkerError('SIGN_WORKER_DEADLINE', 'the deadline passed before signing'));
           break;

@@ -2,6 +2,8 @@
 // deadlines and cancellations are honoured by the thread right before it signs; the bounds hold;
 // a thread that dies fails only the jobs it held and is replaced.
 import { constants, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SignWorkerPool } from '../../../keyserver/keystore/sign-worker-pool.js';
 import type { SignWorkerPoolOptions } from '../../../keyserver/keystore/sign-worker-pool.js';
@@ -118,6 +120,27 @@ describe('SignWorkerPool', () => {
     expect(stuck.message).toMatch(/no answer within 200 ms/);
     expect((await workers.sign(id, Buffer.from('next'), performance.now() + 60_000)).length).toBeGreaterThan(0);
     expect(workers.stats()).toMatchObject({ alive: 1, restarts: 1 });
+  });
+
+  it.runIf(process.platform === 'linux')('runs its threads below the event loop\'s priority (nice 10 by default)', async () => {
+    const niceOfThreads = async (): Promise<number[]> => {
+      const tasks = await readdir('/proc/self/task');
+      const nices: number[] = [];
+      for (const tid of tasks) {
+        const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '');
+        // Field 19 is nice; fields after the command name's closing parenthesis start at field 3.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields.length > 16) nices.push(Number(fields[16]));
+      }
+      return nices;
+    };
+    const before = (await niceOfThreads()).filter((n) => n === 10).length;
+    const workers = pool({ threads: 2 });
+    const id = workers.register({ hash: 'sha256', key: { key: p256.privateKey, dsaEncoding: 'der' } });
+    // A signature from each thread: both have started and set their priority.
+    await Promise.all(Array.from({ length: 64 }, () => workers.sign(id, Buffer.from('x'), performance.now() + 60_000)));
+    expect((await niceOfThreads()).filter((n) => n === 10).length - before).toBe(2);
+    expect(os.getPriority()).toBe(0);
   });
 
   it('rejects what is pending when closed, and everything after', async () => {
