@@ -72,7 +72,8 @@ export const keyServerConfigSchema = z.strictObject({
   audit: z.strictObject({
     dir: z.string().min(1),
     maxFileBytes: z.number().int().positive().default(64 * 1024 * 1024),
-    maxBatchDelayMs: z.number().nonnegative().max(1000).default(2),
+    /** Group commit window for the first line of a batch; 0 (default): write at the end of the event-loop turn. */
+    maxBatchDelayMs: z.number().nonnegative().max(1000).default(0),
   }),
   limits: z
     .strictObject({
