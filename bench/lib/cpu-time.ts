@@ -22,3 +22,17 @@ export function ownCpuSeconds(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 }
+
+/** CPU seconds the whole machine has spent busy so far (all cores, every process); undefined without /proc. */
+export async function machineBusySeconds(): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // cpu  user nice system idle iowait irq softirq steal ...: busy is everything but idle and iowait.
+  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  const busy = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+  return Number.isFinite(busy) ? busy / 100 : undefined;
+}

@@ -27,6 +27,8 @@ export interface KeyServerUnderTest {
 export interface KeyServerUnderTestOptions {
   /** Write a V8 CPU profile of the key server into this directory (node --cpu-prof). */
   readonly profileDir?: string;
+  /** keyStores[0].signingThreads; default: the configuration's default (one per core). */
+  readonly signingThreads?: number;
   /** audit.maxBatchDelayMs; default: the configuration's default. */
   readonly auditBatchDelayMs?: number;
   /** Extra environment for the key server, e.g. UV_THREADPOOL_SIZE. */
@@ -40,6 +42,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     const auditDir = path.join(dir, 'audit');
     const doc = parseDocument(devKeyServerConfigYaml({ pkiDir: pki.dir, auditDir, listen: '127.0.0.1:0', observability: '127.0.0.1:0' }));
     doc.setIn(['policy', 'edges', 0, 'rateLimit'], doc.createNode({ perSecond: 1_000_000, burst: 10_000_000 }));
+    if (options.signingThreads !== undefined) doc.setIn(['keyStores', 0, 'signingThreads'], options.signingThreads);
     if (options.auditBatchDelayMs !== undefined) doc.setIn(['audit', 'maxBatchDelayMs'], options.auditBatchDelayMs);
     const configFile = path.join(dir, 'keyserver.yaml');
     await writeFile(configFile, doc.toString());
