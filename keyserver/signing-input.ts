@@ -4,6 +4,7 @@
 import { ECDH } from 'node:crypto';
 import { schemeInfo } from '../common/signature-scheme.js';
 import type { SignatureScheme } from '../common/signature-scheme.js';
+import { tls12ServerKeyExchangeSignedContent, tls13ServerSignedContent } from '../common/signed-content.js';
 
 /** Stable codes; the sign pipeline turns every SIGNING_INPUT_* error into BAD_REQUEST. */
 export type SigningInputErrorCode =
@@ -25,8 +26,6 @@ export class SigningInputError extends Error {
   }
 }
 
-// RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, then Transcript-Hash.
-const TLS13_SERVER_PREFIX = Buffer.concat([Buffer.alloc(64, 0x20), Buffer.from('TLS 1.3, server CertificateVerify', 'latin1'), Buffer.from([0x00])]);
 
 /** SHA-256, SHA-384, SHA-512: the transcript hashes of the TLS 1.3 cipher suites (and a margin for SHA-512). */
 const TRANSCRIPT_HASH_LENGTHS: ReadonlySet<number> = new Set([32, 48, 64]);
@@ -36,7 +35,7 @@ export function tls13ServerCertificateVerifyInput(transcriptHash: Buffer): Buffe
   if (!TRANSCRIPT_HASH_LENGTHS.has(transcriptHash.length)) {
     throw new SigningInputError('SIGNING_INPUT_BAD_TRANSCRIPT_HASH', `transcript hash is ${transcriptHash.length} bytes; expected 32, 48 or 64`);
   }
-  return Buffer.concat([TLS13_SERVER_PREFIX, transcriptHash]);
+  return tls13ServerSignedContent(transcriptHash);
 }
 
 // RFC 8422 §5.4: ECCurveType; only named_curve is allowed (explicit curves are deprecated).
@@ -96,7 +95,7 @@ export function tls12ServerKeyExchangeInput(clientRandom: Buffer, serverRandom: 
   if (clientRandom.length !== 32) throw new SigningInputError('SIGNING_INPUT_BAD_RANDOM', `client_random is ${clientRandom.length} bytes; expected 32`);
   if (serverRandom.length !== 32) throw new SigningInputError('SIGNING_INPUT_BAD_RANDOM', `server_random is ${serverRandom.length} bytes; expected 32`);
   checkServerEcdhParams(params);
-  return Buffer.concat([clientRandom, serverRandom, params]);
+  return tls12ServerKeyExchangeSignedContent(clientRandom, serverRandom, params);
 }
 
 /**

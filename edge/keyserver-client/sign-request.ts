@@ -1,6 +1,7 @@
 // Between the edge's structured SigningInput and the wire: the SignRequest the key server gets,
 // and the exact bytes it will sign (to check its answer locally).
 import type { SignatureScheme } from '../../common/signature-scheme.js';
+import { tls12ServerKeyExchangeSignedContent, tls13ServerSignedContent } from '../../common/signed-content.js';
 import type { SigningContext, SigningInput } from '../signer.js';
 import type { OutgoingSignRequest } from './sign-stream.js';
 
@@ -45,19 +46,12 @@ export function toSignRequest(op: SignOperation, attemptSuffix: string): Outgoin
   }
 }
 
-// RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, then Transcript-Hash.
-const TLS13_SERVER_PREFIX = Buffer.concat([
-  Buffer.alloc(64, 0x20),
-  Buffer.from('TLS 1.3, server CertificateVerify', 'latin1'),
-  Buffer.from([0x00]),
-]);
-
 /** The bytes the key server signs for this input (RFC 8446 §4.4.3; RFC 5246 §7.4.3 with RFC 8422 §5.4). */
 export function signedMessage(input: SigningInput): Buffer {
   switch (input.kind) {
     case 'tls13-server-certificate-verify':
-      return Buffer.concat([TLS13_SERVER_PREFIX, input.transcriptHash]);
+      return tls13ServerSignedContent(input.transcriptHash);
     case 'tls12-server-key-exchange':
-      return Buffer.concat([input.clientRandom, input.serverRandom, input.params]);
+      return tls12ServerKeyExchangeSignedContent(input.clientRandom, input.serverRandom, input.params);
   }
 }
