@@ -4,7 +4,7 @@
 // without one, every request is answered with what the TLS layer negotiated.
 import http from 'node:http';
 import type { Readable } from 'node:stream';
-import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { fastify, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsServerConnection } from '../tls/connection.js';
 import type { Pipeline } from './pipeline.js';
@@ -42,10 +42,10 @@ const DEFAULT_LIMITS: EdgeHttpLimits = {
 export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   let server: http.Server | undefined;
+  const log = options.log.child({ component: 'http' });
   const app = fastify({
-    loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
-    // The edge writes its own access log line per request; fastify's two lines per request are noise.
-    logController: new LogController({ disableRequestLogging: true }),
+    // No fastify logger on the data path: it would make a child logger per request. The pipeline
+    // writes its own access log line; framework errors are logged below.
     bodyLimit: Math.max(1, limits.maxBodyBytes),
     // Paths are forwarded as the client sent them; fastify must not rewrite or reject them.
     routerOptions: { ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, maxParamLength: 65_535 },
@@ -64,6 +64,11 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
       server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
       return server;
     },
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500;
+    log.error({ err: { message: err.message, code: err.code }, url: request.url.split('?', 1)[0] }, 'HTTP request failed before the pipeline');
+    void reply.code(status).send({ error: status < 500 ? err.message : 'internal error' });
   });
   // Bodies are streams, whatever their type: the edge forwards them, it does not parse them.
   app.removeAllContentTypeParsers();

@@ -127,13 +127,23 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
   let stages = initial;
 
   const hostLabel = (host: string): string => (stages.origin.route(host) ? host.replace(/:\d+$/, '') : 'unrouted');
+  // prom-client hashes a label object on every call; the per-label children are kept instead.
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<string, { observe(value: number): void }>();
+  const countRequest = (host: string, status: number, seconds: number): void => {
+    const key = `${host} ${status}`;
+    let counter = counters.get(key);
+    if (!counter) counters.set(key, (counter = metrics.requests.labels(host, String(status))));
+    counter.inc();
+    let histogram = histograms.get(host);
+    if (!histogram) histograms.set(host, (histogram = metrics.duration.labels(host)));
+    histogram.observe(seconds);
+  };
 
   const finish = (request: EdgeRequest, res: http.ServerResponse, started: number, fields: Record<string, unknown>): void => {
     res.once('close', () => {
       const status = res.statusCode;
-      const host = hostLabel(request.host);
-      metrics.requests.inc({ host, status: String(status) });
-      metrics.duration.observe({ host }, (performance.now() - started) / 1000);
+      countRequest(hostLabel(request.host), status, (performance.now() - started) / 1000);
       const path = request.url.split('?', 1)[0];
       log.info(
         {
