@@ -422,8 +422,24 @@ export class TlsServerConnection extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#handshakeTimer);
     this.#abort.abort();
-    // After a failure the socket is closing itself once the alert is out (destroySoon).
-    if (!this.#failed) this.#socket.destroy();
+    const socket = this.#socket;
+    if (this.#failed) {
+      // After a failure the socket is closing itself once the alert is out (destroySoon).
+    } else if (!error && this.#secure && !this.#closeSent && socket.writable) {
+      // Closed without an error (the HTTP server's keep-alive timeout, a server shutdown): say
+      // so with close_notify (RFC 8446 §6.1) rather than a bare FIN, then let the socket go.
+      this.#closeSent = true;
+      try {
+        this.#writer.queueAlert(AlertDescription.close_notify);
+        this.#flushOutput();
+      } catch {
+        // The alert could not be sealed: close without it.
+      }
+      socket.end();
+      setTimeout(() => socket.destroy(), ALERT_LINGER_MS).unref();
+    } else {
+      socket.destroy();
+    }
     callback(error);
   }
 

@@ -429,3 +429,16 @@ describe('server_name that is an IP literal', () => {
     expect(await httpGet(c)).toContain('"servername":false');
   });
 });
+
+describe('closing', () => {
+  it('sends close_notify when the HTTP server closes an idle keep-alive connection', async () => {
+    const short = await startTlsServerFixture({ pki, signers });
+    cleanups.push(() => short.close());
+    short.http.keepAliveTimeout = 200;
+    const c = await client(short.port);
+    await c.handshakeWith();
+    expect(await httpGet(c)).toContain('200 OK');
+    // No more requests: the server times the connection out and says close_notify.
+    expect(await c.expectAlert(3_000)).toBe(AlertDescription.close_notify);
+  });
+});
