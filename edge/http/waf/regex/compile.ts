@@ -14,6 +14,8 @@
 //   4. Neither: the pattern is reported as not compilable and the rule is disabled.
 import RE2 from 're2';
 import { emitJs, emitRe2, NotExpressible } from './emit.js';
+import { literalFilter, passesFilter } from './literals.js';
+import type { LiteralFilter } from './literals.js';
 import { parsePcre, PcreSyntaxError } from './pcre-ast.js';
 import type { Feature } from './pcre-ast.js';
 
@@ -44,6 +46,8 @@ export interface CompiledRegex {
   readonly engine: RegexEngine;
   /** Why this engine, in words, for the load report; empty for a plain exact RE2 translation. */
   readonly notes: readonly string[];
+  /** The RE2 syntax this runs as (exact or approximate translation); null for the bounded fallback. */
+  readonly re2Source: string | null;
   /** The match: [whole, group1, ...] (undefined for groups that did not take part), or null. */
   exec(input: string, budget: RegexBudget): (string | undefined)[] | null;
   test(input: string, budget: RegexBudget): boolean;
@@ -74,9 +78,14 @@ export function compilePcre(source: string, options: CompileOptions = {}): Compi
     throw err;
   }
   const notes = approximationNotes(parsed.features);
+  const filter = literalFilter(parsed.root);
   try {
-    const re = new RE2(emitRe2(parsed, 'exact'));
-    return new Re2Regex(source, re, notes.length > 0 ? 're2-approximate' : 're2', notes);
+    const re2Source = emitRe2(parsed, 'exact');
+    // "^.*$" and friends (CRS uses them to capture a whole value): with "." matching newlines
+    // they match every input entirely; no engine is needed for that.
+    if (MATCH_ALL.has(re2Source)) return new MatchAllRegex(source, re2Source);
+    const re = new RE2(re2Source);
+    return new Re2Regex(source, re2Source, re, notes.length > 0 ? 're2-approximate' : 're2', notes, filter);
   } catch (err) {
     if (!(err instanceof NotExpressible) && !(err instanceof SyntaxError)) throw err;
     const why = err instanceof NotExpressible ? err.construct : `RE2 rejected the translation (${err.message})`;
@@ -90,7 +99,7 @@ export function compilePcre(source: string, options: CompileOptions = {}): Compi
       throw new RegexCompileError(source, `${why}, and no bounded fallback could be built: ${(inner as Error).message}`);
     }
     const limits = options.limits ?? DEFAULT_FALLBACK_LIMITS;
-    return new BoundedFallbackRegex(source, prefilter, exact, limits, [
+    return new BoundedFallbackRegex(source, prefilter, exact, limits, filter, [
       ...notes,
       `uses ${why}: an RE2 superset prefilter, then V8 on windows of at most ${limits.windowBytes} bytes (at most ${limits.maxWindowsPerValue} per value, ${limits.maxWindowsPerRequest} per request)`,
     ]);
@@ -104,32 +113,57 @@ function approximationNotes(features: ReadonlySet<Feature>): string[] {
   return notes;
 }
 
+const MATCH_ALL = new Set(['^(?:(?s:.))*\\z', '(?:(?s:.))*', '^(?:(?s:.))*', '(?:(?s:.))*\\z', '^(?:(?:(?s:.))*)\\z', '^((?:(?s:.))*)\\z']);
+
+class MatchAllRegex implements CompiledRegex {
+  readonly engine = 're2' as const;
+  readonly notes: readonly string[] = [];
+  constructor(
+    readonly source: string,
+    readonly re2Source: string,
+  ) {}
+
+  exec(input: string): (string | undefined)[] {
+    return this.re2Source.startsWith('^(') && !this.re2Source.startsWith('^(?:') ? [input, input] : [input];
+  }
+
+  test(): boolean {
+    return true;
+  }
+}
+
 class Re2Regex implements CompiledRegex {
   constructor(
     readonly source: string,
+    readonly re2Source: string,
     private readonly re: RE2,
     readonly engine: RegexEngine,
     readonly notes: readonly string[],
+    private readonly filter: LiteralFilter | null,
   ) {}
 
   exec(input: string): (string | undefined)[] | null {
+    if (this.filter !== null && !passesFilter(this.filter, input)) return null;
     const m = this.re.exec(input);
     return m === null ? null : Array.from(m);
   }
 
   test(input: string): boolean {
+    if (this.filter !== null && !passesFilter(this.filter, input)) return false;
     return this.re.test(input);
   }
 }
 
 class BoundedFallbackRegex implements CompiledRegex {
   readonly engine = 'bounded-fallback' as const;
+  readonly re2Source = null;
 
   constructor(
     readonly source: string,
     private readonly prefilter: RE2,
     private readonly exact: RegExp,
     private readonly limits: FallbackLimits,
+    private readonly filter: LiteralFilter | null,
     readonly notes: readonly string[],
   ) {}
 
@@ -140,6 +174,7 @@ class BoundedFallbackRegex implements CompiledRegex {
   exec(input: string, budget: RegexBudget): (string | undefined)[] | null {
     const { windowBytes, maxWindowsPerValue } = this.limits;
     const lead = windowBytes >> 2;
+    if (this.filter !== null && !passesFilter(this.filter, input)) return null;
     this.prefilter.lastIndex = 0;
     for (let windows = 0; ; windows++) {
       const hit = this.prefilter.exec(input);

@@ -1,0 +1,252 @@
+// Runs one phase of a Ruleset over a Transaction, with ModSecurity v2's semantics:
+//   - rules run in file order; SecMarker, skip and skipAfter move within the phase;
+//   - for every target value that matches, the rule's non-disruptive actions (setvar, ctl, ...)
+//     run once, after MATCHED_VAR and the captures are set — so a rule that matches three
+//     arguments adds its anomaly score three times, as in ModSecurity;
+//   - a chained rule runs only when the rule before it matched; the chain's disruptive action,
+//     flow action and log record (msg, logdata) belong to its first rule and happen only when the
+//     whole chain matched;
+//   - DetectionOnly records what would have been done; Off runs nothing.
+// Reference: ModSecurity Reference Manual v2.x, "Processing phases", "Actions" (chain, setvar).
+import type { Macro } from './macros.js';
+import type { OperatorMatch } from './operators.js';
+import { setAnswer } from './regex-sets.js';
+import type { TargetValue } from './transform-chain.js';
+import type { PhaseProgram, Ruleset } from './loader.js';
+import type { CtlAction, Rule, RuntimeAction } from './rule.js';
+import { idInRanges, isMarker } from './rule.js';
+import type { Transaction } from './transaction.js';
+import { everyForm, transformed } from './transform-chain.js';
+import { resolveTargets } from './variables.js';
+
+/** At most this many matched variables are kept per rule match for the record. */
+const MAX_RECORDED_VARS = 8;
+
+export function runPhase(ruleset: Ruleset, tx: Transaction, phase: number): void {
+  const program = ruleset.phases.get(phase);
+  if (!program || tx.interruption !== null || tx.allowed === 'request') return;
+  if (tx.allowed === 'phase') tx.allowed = 'none';
+  const entries = program.entries;
+  for (let i = 0; i < entries.length; i++) {
+    if (tx.engineMode === 'Off') return;
+    const entry = entries[i]!;
+    if (isMarker(entry) || tx.isRemoved(entry)) continue;
+    tx.currentRule = entry;
+    tx.matchedVars = [];
+    let matched: boolean;
+    try {
+      matched = evaluate(entry, tx);
+    } finally {
+      tx.currentRule = null;
+    }
+    if (!matched) continue;
+    const next = afterMatch(entry, tx, program, i);
+    // allow:phase ends this phase only; runPhase of the next one clears it.
+    if (tx.interruption !== null || tx.allowed !== 'none') return;
+    i = next;
+  }
+}
+
+/** True when the rule (and its whole chain) matched. Runs non-disruptive actions per match. */
+function evaluate(rule: Rule, tx: Transaction): boolean {
+  if (rule.operator === null) {
+    runActions(rule, tx);
+    return rule.chained === null || evaluate(rule.chained, tx);
+  }
+  const op = rule.operator;
+  const ctx = tx.operatorContext;
+  const testOnly = op.test !== undefined && (!rule.capture || op.negated);
+  let any = false;
+  for (const target of resolveTargets(tx, rule)) {
+    const forms = rule.multiMatch ? everyForm(target, rule.transforms) : [transformed(target, rule.transforms)];
+    if (!rule.multiMatch) {
+      const answer = setAnswer(rule, target);
+      if (answer !== undefined && answer === op.negated) continue;
+      if (answer !== undefined && (!rule.capture || op.negated)) {
+        recordMatch(rule, tx, target, forms[0]!, null);
+        any = true;
+        continue;
+      }
+    }
+    for (const form of forms) {
+      if (testOnly) {
+        if (op.test!(form, ctx) === op.negated) continue;
+        any = true;
+        recordMatch(rule, tx, target, form, null);
+        break;
+      }
+      const m = op.run(form, ctx);
+      if ((m !== null) === op.negated) continue;
+      any = true;
+      recordMatch(rule, tx, target, form, m);
+      break;
+    }
+  }
+  if (!any) return false;
+  return rule.chained === null || evaluate(rule.chained, tx);
+}
+
+function recordMatch(rule: Rule, tx: Transaction, target: TargetValue, form: string, m: OperatorMatch | null): void {
+  tx.matchedVar = target;
+  tx.matchedValue = form;
+  tx.matchedVars.push({ target, value: form });
+  if (rule.capture && m !== null && m.captures.length > 0) setCaptures(tx, m.captures);
+  runActions(rule, tx);
+}
+
+/** TX:0–9 from the match; groups that did not take part are removed, as ModSecurity does. */
+function setCaptures(tx: Transaction, captures: readonly (string | undefined)[]): void {
+  for (let i = 0; i <= 9; i++) {
+    const c = captures[i];
+    if (c === undefined) tx.tx.delete(String(i));
+    else tx.tx.set(String(i), c);
+  }
+}
+
+function expand(tx: Transaction, macro: Macro): string {
+  return macro.constant ? macro.text : tx.operatorContext.expand(macro);
+}
+
+function runActions(rule: Rule, tx: Transaction): void {
+  for (const action of rule.actions) runAction(action, tx);
+}
+
+function runAction(action: RuntimeAction, tx: Transaction): void {
+  switch (action.kind) {
+    case 'setvar': {
+      const target = tx.persistentForWrite(action.collection);
+      if (!target) return;
+      const name = expand(tx, action.name);
+      if (action.op === 'delete') {
+        target.values.delete(name);
+        return;
+      }
+      const v = expand(tx, action.value);
+      if (action.op === 'set') target.values.set(name, v);
+      else {
+        const current = Number.parseInt(target.values.get(name) ?? '0', 10) || 0;
+        const delta = Number.parseInt(v, 10) || 0;
+        target.values.set(name, String(action.op === 'add' ? current + delta : current - delta));
+      }
+      return;
+    }
+    case 'ctl':
+      return runCtl(action.ctl, tx);
+    case 'initcol':
+      tx.bound.set(action.collection, expand(tx, action.key));
+      return;
+    case 'expirevar': {
+      const target = tx.persistentForWrite(action.collection);
+      const seconds = Number.parseInt(expand(tx, action.seconds), 10);
+      if (target?.expires && Number.isFinite(seconds)) target.expires.set(expand(tx, action.name), tx.clock.now() + seconds * 1000);
+      return;
+    }
+    case 'setenv': {
+      const name = expand(tx, action.name);
+      if (action.unset) tx.env.delete(name);
+      else tx.env.set(name, expand(tx, action.value));
+      return;
+    }
+  }
+}
+
+function runCtl(ctl: CtlAction, tx: Transaction): void {
+  const budget = { windowsLeft: 1 << 30, exhausted: false };
+  switch (ctl.op) {
+    case 'ruleRemoveById':
+      tx.removedIds.push(ctl.ids);
+      return;
+    case 'ruleRemoveByTag':
+      tx.removedByTag.push(ctl.re);
+      return;
+    case 'ruleRemoveByMsg':
+      tx.removedByMsg.push(ctl.re);
+      return;
+    case 'ruleRemoveTargetById': {
+      const ids = ctl.ids;
+      tx.targetRemovals.push({ applies: (r) => idInRanges(r.id, ids), exclusions: ctl.exclusions });
+      return;
+    }
+    case 'ruleRemoveTargetByTag': {
+      const re = ctl.re;
+      tx.targetRemovals.push({ applies: (r) => r.tags.some((t) => re.test(t, budget)), exclusions: ctl.exclusions });
+      return;
+    }
+    case 'ruleRemoveTargetByMsg': {
+      const re = ctl.re;
+      tx.targetRemovals.push({ applies: (r) => r.msg !== null && re.test(r.msg.text, budget), exclusions: ctl.exclusions });
+      return;
+    }
+    case 'ruleEngine':
+      tx.engineMode = ctl.mode;
+      return;
+    case 'requestBodyProcessor':
+      tx.bodyProcessor = ctl.processor;
+      return;
+    case 'requestBodyAccess':
+      tx.requestBodyAccess = ctl.on;
+      return;
+    case 'forceRequestBodyVariable':
+      tx.forceRequestBodyVariable = ctl.on;
+      return;
+    case 'ignored':
+      return;
+  }
+}
+
+/** Records the match, carries out the disruptive action, and returns the index to continue after. */
+function afterMatch(rule: Rule, tx: Transaction, program: PhaseProgram, index: number): number {
+  const d = rule.disruptive;
+  const enforcing = tx.engineMode === 'On';
+  if (rule.severity !== null && rule.severity < tx.highestSeverity) tx.highestSeverity = rule.severity;
+  if (rule.log) {
+    tx.currentRule = rule;
+    const msg = rule.msg ? expand(tx, rule.msg) : '';
+    const logdata = rule.logdata ? expand(tx, rule.logdata) : '';
+    tx.currentRule = null;
+    tx.matches.push({
+      ruleId: rule.id,
+      phase: rule.phase,
+      msg,
+      logdata,
+      severity: rule.severity,
+      tags: rule.tags,
+      matched: tx.matchedVars.slice(0, MAX_RECORDED_VARS).map((m) => ({ name: m.target.name, value: m.value })),
+      action: d.kind,
+      suppressed: !enforcing && d.kind !== 'pass',
+      file: rule.file,
+      line: rule.line,
+    });
+  }
+  if (enforcing) {
+    switch (d.kind) {
+      case 'deny':
+      case 'drop':
+        tx.interruption = { ruleId: rule.id, action: d.kind, status: d.status };
+        return index;
+      case 'redirect':
+        tx.interruption = { ruleId: rule.id, action: 'redirect', status: d.status, url: expand(tx, d.url) };
+        return index;
+      case 'allow':
+        tx.allowed = d.scope === 'phase' ? 'phase' : 'request';
+        return index;
+      case 'pass':
+        break;
+    }
+  }
+  if (rule.skipAfter !== null) {
+    const target = program.targets.get(rule.skipAfter);
+    // ModSecurity: a skipAfter whose target is not in this phase skips the rest of the phase.
+    return target === undefined || target < index ? program.entries.length : target;
+  }
+  if (rule.skip > 0) {
+    let skipped = 0;
+    let i = index;
+    while (skipped < rule.skip && i + 1 < program.entries.length) {
+      i++;
+      if (!isMarker(program.entries[i]!)) skipped++;
+    }
+    return i;
+  }
+  return index;
+}

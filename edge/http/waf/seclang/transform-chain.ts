@@ -1,0 +1,82 @@
+// Transformation pipelines as a trie: every rule's t: list is a path from the root, and rules
+// that share a prefix (CRS rules mostly start with t:none,t:utf8toUnicode,t:urlDecodeUni,...)
+// share nodes. A value keeps, per request, the result at each node it has reached, so a prefix
+// is computed once per value however many rules use it — the cache ModSecurity itself keeps.
+import type { Transformation } from './transformations.js';
+
+export interface ChainNode {
+  /** Unique per ruleset; the cache key. */
+  readonly id: number;
+  readonly parent: ChainNode | null;
+  readonly name: string;
+  readonly fn: Transformation | null;
+  /** Names from the root, for reports. */
+  readonly path: readonly string[];
+}
+
+export class TransformTrie {
+  private nextId = 1;
+  readonly root: ChainNode = { id: 0, parent: null, name: '', fn: null, path: [] };
+  private readonly children = new Map<ChainNode, Map<string, ChainNode>>();
+
+  extend(node: ChainNode, name: string, fn: Transformation): ChainNode {
+    let map = this.children.get(node);
+    if (!map) {
+      map = new Map();
+      this.children.set(node, map);
+    }
+    let child = map.get(name);
+    if (!child) {
+      child = { id: this.nextId++, parent: node, name, fn, path: [...node.path, name] };
+      map.set(name, child);
+    }
+    return child;
+  }
+}
+
+/** A value seen by rules, with its per-request cache of transformed forms. */
+export interface TargetValue {
+  /** MATCHED_VAR_NAME, e.g. "ARGS:q", "REQUEST_HEADERS:user-agent", "REQUEST_URI". */
+  readonly name: string;
+  /** The collection (upper case) and the key (as sent; compared case-insensitively). */
+  readonly collection: string;
+  readonly key: string;
+  readonly value: string;
+  cache?: Map<number, string>;
+  /** Built once per request (a request collection), so per-value caches are worth keeping. */
+  stable?: boolean;
+  /** RE2.Set results per set (see regex-sets.ts). */
+  setHits?: (Uint8Array | null | undefined)[];
+}
+
+export function transformed(target: TargetValue, node: ChainNode): string {
+  if (node.fn === null) return target.value;
+  const cache = (target.cache ??= new Map());
+  const hit = cache.get(node.id);
+  if (hit !== undefined) return hit;
+  const input = transformed(target, node.parent!);
+  let out: string;
+  try {
+    out = node.fn(input);
+  } catch {
+    // Transformations are total; this is a last line of defence against a bug, never the network.
+    out = input;
+  }
+  cache.set(node.id, out);
+  return out;
+}
+
+/** The forms a value takes along a chain (for multiMatch): the original, then each one that changed. */
+export function everyForm(target: TargetValue, node: ChainNode): string[] {
+  const nodes: ChainNode[] = [];
+  for (let n: ChainNode | null = node; n !== null; n = n.parent) nodes.push(n);
+  nodes.reverse();
+  const forms: string[] = [];
+  let previous: string | undefined;
+  for (const n of nodes) {
+    const v = transformed(target, n);
+    if (v !== previous) forms.push(v);
+    previous = v;
+  }
+  return forms;
+}
