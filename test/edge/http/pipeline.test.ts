@@ -193,3 +193,28 @@ describe('the admin API', () => {
     expect((await admin(stack, 'POST', '/purge', { url: 'not a url' })).status).toBe(400);
   });
 });
+
+describe('reload of the HTTP pipeline', () => {
+  let stack: FullStack;
+  beforeAll(async () => {
+    stack = await startFullStack();
+  });
+  afterAll(async () => stack?.stop());
+
+  it('applies new cache rules from the admin API without dropping an open connection', async () => {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    await request(stack, '/static/style.css');
+    expect((await request(stack, '/static/style.css')).headers['cache-status']).toMatch(/hit/);
+    const original = await readFile(stack.edge.configFile, 'utf8');
+    await writeFile(stack.edge.configFile, original.replace('cache:\n', 'cache:\n  rules: [{ name: no-static, pathPrefix: /static/, action: bypass }]\n'));
+    const reloaded = await admin(stack, 'POST', '/reload');
+    expect(reloaded.json).toEqual({ applied: true });
+    expect((await request(stack, '/static/style.css')).headers['cache-status']).toMatch(/fwd=bypass;.*detail=rule:no-static/);
+    // A bad file is refused with 409 and the reason; the edge keeps serving.
+    await writeFile(stack.edge.configFile, original.replace('cache:\n', 'cache:\n  rules: [{ action: sometimes }]\n'));
+    const refused = await admin(stack, 'POST', '/reload');
+    expect(refused.status).toBe(409);
+    expect(refused.text).toMatch(/cache\.rules/);
+    expect((await request(stack, '/api/time')).status).toBe(200);
+  });
+});
