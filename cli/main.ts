@@ -18,6 +18,7 @@ const commands: readonly Entry[] = [
   { name: 'demo', summary: 'the demo: key server, origin and edge on 127.0.0.1, until Ctrl-C (npm start)', load: async () => (await import('./demo-command.js')).demoCommand },
   { name: 'keyserver-client', summary: 'talk to a key server as an edge: list the keys it lets this edge use, sign once', load: async () => (await import('./keyserver-client-command.js')).keyserverClientCommand },
   { name: 'bench', summary: 'run a benchmark from bench/ (keyserver, ...)', load: async () => (await import('./bench-command.js')).benchCommand },
+  { name: 'waf', summary: 'test the WAF offline: which rules a raw HTTP request matches, and why', load: async () => (await import('./waf-command.js')).wafCommand },
 ];
 
 function topHelp(): string {

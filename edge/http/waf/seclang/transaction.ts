@@ -91,6 +91,8 @@ export class Transaction {
   readonly removedIds: IdRanges[] = [];
   readonly removedByTag: CompiledRegex[] = [];
   readonly removedByMsg: CompiledRegex[] = [];
+  /** Tags whose rules are skipped for this request (our config's skip and removeRuleTags: exact names). */
+  readonly removedTagsExact = new Set<string>();
   readonly targetRemovals: { readonly applies: (rule: Rule) => boolean; readonly exclusions: readonly Exclusion[] }[] = [];
 
   readonly matches: RuleMatch[] = [];
@@ -118,7 +120,8 @@ export class Transaction {
   }
 
   isRemoved(rule: Rule): boolean {
-    if (this.removedIds.length === 0 && this.removedByTag.length === 0 && this.removedByMsg.length === 0) return false;
+    if (this.removedIds.length === 0 && this.removedByTag.length === 0 && this.removedByMsg.length === 0 && this.removedTagsExact.size === 0) return false;
+    if (this.removedTagsExact.size > 0 && rule.tags.some((t) => this.removedTagsExact.has(t))) return true;
     for (const ids of this.removedIds) if (idInRanges(rule.id, ids)) return true;
     const budget = { windowsLeft: 1 << 30, exhausted: false };
     for (const re of this.removedByTag) if (rule.tags.some((t) => re.test(t, budget))) return true;
