@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { loadYamlConfig, parseHostPort, resolveFrom } from '../common/config-file.js';
 import { cacheConfigSchema, resolveCachePaths } from './http/cache/index.js';
 import { originsSchema } from './http/origin/index.js';
+import { resolveWafPaths, wafConfigSchema } from './http/waf/index.js';
 import { CipherSuite, NamedGroup } from './tls/enums.js';
 
 const hostPort = z.string().refine((v) => parseHostPort(v) !== null, { message: 'expected "host:port", e.g. 127.0.0.1:8443' });
@@ -112,6 +113,8 @@ export const edgeConfigSchema = z.strictObject({
   /** Per hostname, where requests go; without origins the edge answers every request with its TLS facts. */
   origins: originsSchema.optional(),
   cache: cacheConfigSchema.optional(),
+  /** The web application firewall: IP lists, custom rules, rate limits, the OWASP CRS. */
+  waf: wafConfigSchema.optional(),
   admin: adminSection.optional(),
   log: z
     .strictObject({
@@ -137,6 +140,7 @@ export function resolveEdgePaths(config: EdgeConfig, file: string): EdgeConfig {
     tls: { ...config.tls, certificates: config.tls.certificates.map((c) => ({ ...c, chain: r(c.chain) })) },
     keyServers: { ...config.keyServers, ca: r(config.keyServers.ca), clientCert: r(config.keyServers.clientCert), clientKey: r(config.keyServers.clientKey) },
     ...(config.cache ? { cache: resolveCachePaths(config.cache, file) } : {}),
+    ...(config.waf ? { waf: resolveWafPaths(config.waf, file) } : {}),
     ...(config.admin ? { admin: { ...config.admin, ...(config.admin.tokenFile ? { tokenFile: r(config.admin.tokenFile) } : {}) } } : {}),
   };
 }

@@ -11,7 +11,8 @@ import { parseHostPort } from '../common/config-file.js';
 import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from './admin/admin-server.js';
 import { readAdminToken } from './admin/admin-token.js';
 import { loadEdgeConfig, type EdgeConfig } from './config.js';
-import { buildCache, buildOriginClient, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
+import { buildCache, buildOriginClient, buildWaf, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
+import { MemoryRateLimitStore } from './http/waf/index.js';
 import type { HttpCache } from './http/cache/index.js';
 import { createEdgeHttp, type EdgeHttp } from './http/edge-http.js';
 import type { OriginClient } from './http/origin/index.js';
@@ -52,6 +53,8 @@ export class Edge implements AdminTarget {
   /** The origin client's metrics live in their own registry, replaced with it on reload. */
   private stageRegistry = new Registry();
   private admin: FastifyInstance | undefined;
+  /** Rate-limit counters live across WAF reloads. */
+  private rateLimitStore = new MemoryRateLimitStore();
 
   private constructor(
     readonly registry: Registry,
@@ -90,7 +93,9 @@ export class Edge implements AdminTarget {
       if (origin) opened.push(origin);
       const cache = origin ? await buildCache(config, registry, log) : undefined;
       if (cache) opened.push(cache);
-      const stages = origin ? stagesOf(origin, cache, undefined) : undefined;
+      const rateLimitStore = new MemoryRateLimitStore();
+      const filter = origin ? await buildWaf(config, stageRegistry, log, rateLimitStore) : undefined;
+      const stages = origin ? stagesOf(origin, cache, filter) : undefined;
       const accessLog = config.log.access ? log.child({ component: 'access' }) : log.child({ component: 'access' }, { level: 'warn' });
       const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, accessLog, pipelineMetrics(registry)) : undefined;
       const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
@@ -100,6 +105,7 @@ export class Edge implements AdminTarget {
       edge.chains = chains;
       edge.stages = stages;
       edge.stageRegistry = stageRegistry;
+      edge.rateLimitStore = rateLimitStore;
       tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
       const { host, port } = parseHostPort(config.listen)!;
       edge.port = (await tls.listen(port, host)).port;
@@ -174,13 +180,14 @@ export class Edge implements AdminTarget {
       await checkClientCredential(config, chains);
       const stageRegistry = new Registry();
       newOrigin = this.pipeline && config.origins ? await buildOriginClient(config, this.configFile, siteKeyIds(chains), stageRegistry, this.log) : undefined;
+      const newFilter = newOrigin ? await buildWaf(config, stageRegistry, this.log, this.rateLimitStore) : undefined;
       // Everything is built: swap.
       this.tls.updateSettings(handshakeSettings(config, chains));
       this.chains = chains;
       if (newOrigin && this.stages && this.pipeline) {
         const previous = this.stages;
         this.stages.cache?.setRules(config.cache?.rules ?? []);
-        this.stages = stagesOf(newOrigin, this.stages.cache, this.stages.filter);
+        this.stages = stagesOf(newOrigin, this.stages.cache, newFilter);
         this.pipeline.setStages(this.stages);
         this.stageRegistry = stageRegistry;
         setTimeout(() => void previous.origin.close(), RETIRE_GRACE_MS).unref();

@@ -7,6 +7,8 @@ import type { EdgeConfig } from './config.js';
 import { createHttpCache, type HttpCache } from './http/cache/index.js';
 import { createOriginClient, loadOrigins, type OriginClient } from './http/origin/index.js';
 import type { PipelineMetrics, PipelineStages, RequestFilter } from './http/pipeline.js';
+import { createWaf, type RateLimitStore } from './http/waf/index.js';
+import { wafFilter } from './http/waf-filter.js';
 
 export interface BuiltStages extends PipelineStages {
   readonly origin: OriginClient;
@@ -25,6 +27,15 @@ export async function buildOriginClient(config: EdgeConfig, configFile: string, 
 export async function buildCache(config: EdgeConfig, registry: Registry, log: Logger): Promise<HttpCache | undefined> {
   if (!config.cache) return undefined;
   return createHttpCache(config.cache, { log, metrics: registry });
+}
+
+/** The WAF for the config's waf: section (none: undefined); says at start-up which rules are active. */
+export async function buildWaf(config: EdgeConfig, registry: Registry, log: Logger, rateLimitStore: RateLimitStore): Promise<RequestFilter | undefined> {
+  if (!config.waf) return undefined;
+  const waf = await createWaf(config.waf, { log: log.child({ component: 'waf' }), metrics: registry, rateLimitStore });
+  const description = waf.describe();
+  log.info({ mode: description.mode, managed: description.managed.active ? `${description.managed.ruleSet} PL${description.managed.paranoiaLevel}` : `none: ${description.managed.reason}`, customRules: description.customRules, rateLimits: description.rateLimits }, description.summary);
+  return wafFilter(waf);
 }
 
 export function pipelineMetrics(registry: Registry): PipelineMetrics {

@@ -14,6 +14,7 @@ import type { Counter, Histogram } from 'prom-client';
 import type { TlsServerConnection } from '../tls/connection.js';
 import { errorResponse } from './error-response.js';
 import { isOriginError, type OriginClient } from './origin/index.js';
+import { readBodyPrefix } from './body-prefix.js';
 import type { EdgeRequest, EdgeResponse, HeaderMap, OriginFetch } from './types.js';
 
 /** What the request filter (the WAF) decides before anything is forwarded. */
@@ -21,10 +22,13 @@ export type FilterVerdict =
   | { readonly action: 'forward'; readonly headers?: HeaderMap; readonly note?: string }
   | { readonly action: 'respond'; readonly status: number; readonly headers: HeaderMap; readonly body: Buffer; readonly note: string };
 
+/** After the headers: decided, or the filter wants the body's first `bodyLimit` bytes. */
+export type FilterInspection =
+  | { readonly done: true; readonly verdict: FilterVerdict }
+  | { readonly done: false; readonly bodyLimit: number; inspectBody(body: Buffer | null, truncated: boolean): Promise<FilterVerdict> };
+
 export interface RequestFilter {
-  /** Whether the filter inspects this request's body (it is then read, up to maxBodyBytes, before forwarding). */
-  wantsBody(request: EdgeRequest): boolean;
-  inspect(request: EdgeRequest, body: Buffer | null): Promise<FilterVerdict>;
+  inspectHeaders(request: EdgeRequest): Promise<FilterInspection>;
 }
 
 /** The cache stage, or a pass-through when there is no cache. */
@@ -115,12 +119,6 @@ function rawHeaders(headers: HeaderMap): string[] {
     else out.push(name, value);
   }
   return out;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export function createPipeline(initial: PipelineStages, limits: PipelineLimits, log: Logger, metrics: PipelineMetrics): Pipeline {
@@ -225,15 +223,19 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
     const current = stages;
     try {
       if (current.filter) {
-        let inspected: Buffer | null = null;
-        if (forwardBody && current.filter.wantsBody(request)) {
-          inspected = await readAll(forwardBody as Readable);
-          forwardBody = inspected;
+        const inspection = await current.filter.inspectHeaders(request);
+        let verdict: FilterVerdict;
+        if (inspection.done) verdict = inspection.verdict;
+        else if (!forwardBody || Buffer.isBuffer(forwardBody)) verdict = await inspection.inspectBody(forwardBody, false);
+        else {
+          // The filter reads the body's beginning; the origin still gets all of it.
+          const read = await readBodyPrefix(forwardBody, inspection.bodyLimit);
+          forwardBody = read.forward;
+          verdict = await inspection.inspectBody(read.prefix, read.truncated);
         }
-        const verdict = await current.filter.inspect(request, inspected);
         fields.waf = verdict.note;
         if (verdict.action === 'respond') {
-          (forwardBody as Readable | null)?.resume?.();
+          if (forwardBody && !Buffer.isBuffer(forwardBody)) forwardBody.resume();
           const headers = { ...verdict.headers, 'x-request-id': request.requestId };
           res.writeHead(verdict.status, rawHeaders(headers));
           res.end(verdict.body);
@@ -271,7 +273,8 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
       const current = stages;
       void (async () => {
         if (current.filter) {
-          const verdict = await current.filter.inspect(request, null);
+          const inspection = await current.filter.inspectHeaders(request);
+          const verdict = inspection.done ? inspection.verdict : await inspection.inspectBody(null, false);
           if (verdict.action === 'respond') {
             const page = `HTTP/1.1 ${verdict.status} ${verdict.status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\n${rawHeaders({ ...verdict.headers, 'content-length': String(verdict.body.length), connection: 'close', 'x-request-id': request.requestId })
               .reduce<string[]>((lines, v, i, all) => (i % 2 === 0 ? [...lines, `${v}: ${all[i + 1]}`] : lines), [])
