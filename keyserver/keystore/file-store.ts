@@ -88,6 +88,13 @@ export class FileKeyStore implements KeyStore {
     const threads = opts.signingThreads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError('signingThreads must be a non-negative integer');
     const pool = opts.signOnThreadPool !== false && threads > 0 ? new SignWorkerPool({ threads, maxPending: opts.maxPending ?? 1024 }) : undefined;
+    // Loaded means ready to sign: the threads' start-up is paid here, not by the first handshakes.
+    try {
+      await pool?.ready();
+    } catch (err) {
+      await pool?.close();
+      throw new KeyStoreError('KEYSTORE_SIGN_FAILED', `${dir}: the signing threads did not start: ${(err as Error).message}`);
+    }
     const signing: Signing = opts.signOnThreadPool === false ? { mode: 'event-loop' } : pool ? { mode: 'threads', pool } : { mode: 'libuv' };
     const keys = loaded.map((k) => new FileSigningKey(k.privateKey, k.publicKey, k.algorithm, k.source, k.certificate, signing));
     return new FileKeyStore(dir, keys, pool);

@@ -108,6 +108,10 @@ interface Watch {
   readonly onAbort: () => void;
 }
 
+interface ReadyMessage {
+  readonly type: 'ready';
+}
+
 interface DoneMessage {
   readonly type: 'done';
   readonly id: number;
@@ -131,10 +135,20 @@ class SigningThread {
   readonly batches = new Map<number, Batch>();
   /** Why the thread was stopped by the pool, if it was. */
   stoppedBecause = '';
+  /** Settles when the thread has booted (its script ran), or has exited before that. */
+  readonly booted: Promise<void>;
+  markBooted: () => void = () => undefined;
+  failBoot: (err: Error) => void = () => undefined;
   jobs = 0;
   readonly startedAt = performance.now();
 
   constructor(url: URL, cancelFlags: SharedArrayBuffer, niceness: number) {
+    this.booted = new Promise<void>((resolve, reject) => {
+      this.markBooted = resolve;
+      this.failBoot = reject;
+    });
+    // ready() may never be asked for (a replacement thread); its failure is reported through the jobs.
+    this.booted.catch(() => undefined);
     this.worker = new Worker(url, { workerData: { cancelFlags, niceness } });
     // Idle threads must not keep the process alive; see SignWorkerPool.hold().
     this.worker.unref();
@@ -172,6 +186,14 @@ export class SignWorkerPool {
     this.freeSlots = Array.from({ length: options.maxPending }, (_, i) => options.maxPending - 1 - i);
     this.youngDeaths = Array.from({ length: options.threads }, () => 0);
     this.threads = Array.from({ length: options.threads }, (_, i) => this.spawn(i));
+  }
+
+  /**
+   * Resolves once every thread has started (a thread boots in tens of milliseconds, using CPU
+   * that would otherwise delay the first handshakes); rejects if one exits first.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t?.booted));
   }
 
   stats(): SignWorkerPoolStats {
@@ -228,7 +250,10 @@ export class SignWorkerPool {
     const thread = new SigningThread(this.url, this.cancelFlagsBuffer, this.options.niceness ?? 10);
     this.signers.forEach((params, id) => thread.worker.postMessage({ type: 'signer', id, hash: params.hash, key: params.key }));
     let failure = '';
-    thread.worker.on('message', (message: DoneMessage) => this.completed(thread, message));
+    thread.worker.on('message', (message: DoneMessage | ReadyMessage) => {
+      if (message.type === 'ready') thread.markBooted();
+      else this.completed(thread, message);
+    });
     // Without a listener an error in the thread would be thrown here; its exit follows.
     thread.worker.on('error', (err: Error) => (failure = err.message));
     thread.worker.once('exit', (code) => this.exited(index, thread, code, failure));
@@ -326,6 +351,7 @@ export class SignWorkerPool {
 
   private exited(index: number, thread: SigningThread, code: number, failure: string): void {
     if (this.threads[index] === thread) this.threads[index] = undefined;
+    thread.failBoot(new SignWorkerError('SIGN_WORKER_CRASHED', `signing thread stopped while starting (${failure || `exit code ${code}`})`));
     const why = `signing thread stopped (${thread.stoppedBecause || failure || `exit code ${code}`}); the signature was not returned`;
     for (const { jobs, watchdog } of thread.batches.values()) {
       clearTimeout(watchdog);

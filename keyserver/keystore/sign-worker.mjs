@@ -44,6 +44,8 @@ parentPort.on('message', (message) => {
   if (message.type === 'signer') signers.set(message.id, { hash: message.hash, key: message.key });
   else if (message.type === 'batch') signBatch(message);
 });
+// Booted: the pool's ready() waits for this from every thread.
+parentPort.postMessage({ type: 'ready' });
 
 // A batch is one transferred ArrayBuffer (one transfer is cheap, several are not):
 //   Float64 deadlines[n] | Int32 signerIds[n] | Int32 slots[n] | Int32 offsets[n + 1] | message bytes

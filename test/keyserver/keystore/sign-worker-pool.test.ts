@@ -10,6 +10,7 @@ import type { SignWorkerPoolOptions } from '../../../keyserver/keystore/sign-wor
 import { generateTestKey } from './test-keys.js';
 
 const MISBEHAVING = new URL('./fixtures/misbehaving-sign-worker.mjs', import.meta.url);
+const FAILING = new URL('./fixtures/failing-sign-worker.mjs', import.meta.url);
 
 const p256 = generateTestKey('ec-p256');
 const rsa = generateTestKey('rsa');
@@ -141,6 +142,12 @@ describe('SignWorkerPool', () => {
     await Promise.all(Array.from({ length: 64 }, () => workers.sign(id, Buffer.from('x'), performance.now() + 60_000)));
     expect((await niceOfThreads()).filter((n) => n === 10).length - before).toBe(2);
     expect(os.getPriority()).toBe(0);
+  });
+
+  it('is ready once every thread has started, and says so when one cannot start', async () => {
+    await expect(pool({ threads: 2 }).ready()).resolves.toBeUndefined();
+    const broken = pool({ threads: 1, workerUrl: FAILING });
+    await expect(broken.ready()).rejects.toMatchObject({ code: 'SIGN_WORKER_CRASHED', message: expect.stringMatching(/while starting \(cannot start: test fixture\)/) });
   });
 
   it('rejects what is pending when closed, and everything after', async () => {
