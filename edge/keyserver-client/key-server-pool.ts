@@ -13,6 +13,7 @@ import { keyServiceDefinition } from '../../proto/load.js';
 import type { Signer } from '../signer.js';
 import { SignerError } from '../signer.js';
 import type { KeyServerAddress } from './channel.js';
+import { Cancellation } from './cancellation.js';
 import { KeyServerEndpoint } from './endpoint.js';
 import type { EndpointHealth } from './endpoint.js';
 import { asSignerError, callerAbortError, refusalError, statusError } from './errors.js';
@@ -145,21 +146,21 @@ export class KeyServerPool {
   async sign(op: SignOperation, options: SignCallOptions = {}): Promise<Buffer> {
     const deadlineMs = options.deadlineMs ?? this.deadlineMs;
     const deadlineAt = performance.now() + deadlineMs;
-    const controller = new AbortController();
+    const cancellation = new Cancellation();
     // The deadline is enforced here, not by waiting for the key server to say so.
-    const timer = setTimeout(() => controller.abort(new SignerError('SIGNER_DEADLINE', `no signature within ${deadlineMs} ms`)), deadlineMs);
+    const timer = setTimeout(() => cancellation.cancel(new SignerError('SIGNER_DEADLINE', `no signature within ${deadlineMs} ms`)), deadlineMs);
     const caller = options.signal;
-    const onCallerAbort = (): void => controller.abort(callerAbortError(caller?.reason));
+    const onCallerAbort = (): void => cancellation.cancel(callerAbortError(caller?.reason));
     if (caller?.aborted) onCallerAbort();
     else caller?.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      const signature = await this.signWithRetry(op, deadlineAt, controller.signal);
+      const signature = await this.signWithRetry(op, deadlineAt, cancellation);
       if (options.verifyWith && !verifyTlsSignature(options.verifyWith, op.scheme, signedMessage(op.input), signature)) {
         throw new SignerError('SIGNER_BAD_SIGNATURE', `the signature from the key server does not verify with key ${op.keyId}`);
       }
       return signature;
     } catch (err) {
-      const error = controller.signal.aborted && !(err instanceof SignerError) ? asSignerError(controller.signal.reason) : asSignerError(err);
+      const error = cancellation.aborted && !(err instanceof SignerError) ? asSignerError(cancellation.reason) : asSignerError(err);
       this.metrics.countError(error.code, error.remoteCode);
       throw error;
     } finally {
@@ -168,27 +169,27 @@ export class KeyServerPool {
     }
   }
 
-  private async signWithRetry(op: SignOperation, deadlineAt: number, signal: AbortSignal): Promise<Buffer> {
-    if (signal.aborted) throw signal.reason;
+  private async signWithRetry(op: SignOperation, deadlineAt: number, cancellation: Cancellation): Promise<Buffer> {
+    if (cancellation.aborted) throw cancellation.reason;
     const first = this.pick(undefined);
     try {
-      return await this.attempt(first, op, deadlineAt, signal);
+      return await this.attempt(first, op, deadlineAt, cancellation);
     } catch (err) {
-      if (!(err instanceof SignerError) || err.code !== 'SIGNER_UNAVAILABLE' || signal.aborted) throw err;
+      if (!(err instanceof SignerError) || err.code !== 'SIGNER_UNAVAILABLE' || cancellation.aborted) throw err;
       // The request may not have reached a key server (a broken stream, a refused connection):
       // once, on another server, if there is one and time is left.
       const second = this.pickOther(first);
       if (!second) throw err;
       this.metrics.countRetry();
-      return await this.attempt(second, op, deadlineAt, signal);
+      return await this.attempt(second, op, deadlineAt, cancellation);
     }
   }
 
-  private async attempt(endpoint: KeyServerEndpoint, op: SignOperation, deadlineAt: number, signal: AbortSignal): Promise<Buffer> {
+  private async attempt(endpoint: KeyServerEndpoint, op: SignOperation, deadlineAt: number, cancellation: Cancellation): Promise<Buffer> {
     const request = toSignRequest(op, (this.nextAttempt++).toString(36));
     const sent = performance.now();
     const response =
-      this.transport === 'unary' ? await endpoint.unary.sign(request, deadlineAt, signal) : await endpoint.streams.sign(request, deadlineAt, signal);
+      this.transport === 'unary' ? await endpoint.unary.sign(request, deadlineAt, cancellation) : await endpoint.streams.sign(request, deadlineAt, cancellation);
     const seconds = (performance.now() - sent) / 1000;
     if (response.error === 'OK' && response.signature.length > 0) {
       this.metrics.observeLatency(endpoint.label, 'ok', seconds);

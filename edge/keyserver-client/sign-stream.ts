@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { SignBatchMessage, SignRequestMessage, SignResponseMessage, SignResultBatchMessage } from '../../proto/load.js';
 import { keyServiceDefinition } from '../../proto/load.js';
 import { SignerError } from '../signer.js';
+import type { Cancellation } from './cancellation.js';
 
 /** A request as the pool builds it; `deadline_ms` is filled in when the batch is written. */
 export type OutgoingSignRequest = Omit<SignRequestMessage, 'deadline_ms'>;
@@ -14,7 +15,7 @@ interface Entry {
   readonly request: OutgoingSignRequest;
   /** performance.now() value of the operation's deadline; the key server gets what is left of it. */
   readonly deadlineAt: number;
-  readonly signal: AbortSignal;
+  readonly cancellation: Cancellation;
   readonly onAbort: () => void;
   readonly resolve: (response: SignResponseMessage) => void;
   readonly reject: (err: unknown) => void;
@@ -85,7 +86,7 @@ class StreamSession {
       return;
     }
     this.pending.set(entry.request.request_id, entry);
-    entry.signal.addEventListener('abort', entry.onAbort, { once: true });
+    entry.cancellation.listen(entry.onAbort);
     this.queue.push(entry);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -123,7 +124,7 @@ class StreamSession {
       const entry = this.pending.get(response.request_id);
       if (!entry) continue;
       this.pending.delete(response.request_id);
-      entry.signal.removeEventListener('abort', entry.onAbort);
+      entry.cancellation.unlisten(entry.onAbort);
       entry.resolve(response);
     }
     this.options.onAnswer?.();
@@ -159,7 +160,7 @@ class StreamSession {
     const entries = [...this.pending.values()];
     this.pending.clear();
     for (const e of entries) {
-      e.signal.removeEventListener('abort', e.onAbort);
+      e.cancellation.unlisten(e.onAbort);
       e.reject(unavailable(this.options.server, reason));
     }
   }
@@ -192,23 +193,23 @@ export class SignStreamMultiplexer {
 
   /**
    * Sends one request and resolves with the key server's answer (which may be a refusal). Rejects
-   * with SIGNER_UNAVAILABLE when the stream cannot be used or breaks, and with `signal.reason`
-   * when the signal aborts first.
+   * with SIGNER_UNAVAILABLE when the stream cannot be used or breaks, and with the cancellation's
+   * reason when the operation is cancelled first.
    */
-  sign(request: OutgoingSignRequest, deadlineAt: number, signal: AbortSignal): Promise<SignResponseMessage> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  sign(request: OutgoingSignRequest, deadlineAt: number, cancellation: Cancellation): Promise<SignResponseMessage> {
+    if (cancellation.aborted) return Promise.reject(cancellation.reason);
     const session = this.session();
     if (!session) return Promise.reject(unavailable(this.options.server, this.closed ? 'client closed' : 'waiting to reopen the sign stream'));
     return new Promise<SignResponseMessage>((resolve, reject) => {
       const entry: Entry = {
         request,
         deadlineAt,
-        signal,
+        cancellation,
         resolve,
         reject,
         onAbort: () => {
           session.forget(entry);
-          reject(signal.reason);
+          reject(cancellation.reason);
         },
       };
       session.add(entry);

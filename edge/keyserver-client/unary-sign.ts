@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SignResponseMessage } from '../../proto/load.js';
 import { keyServiceDefinition } from '../../proto/load.js';
+import type { Cancellation } from './cancellation.js';
 import { statusError } from './errors.js';
 import type { OutgoingSignRequest } from './sign-stream.js';
 
@@ -24,10 +25,10 @@ export class UnarySignClient {
   /**
    * Resolves with the key server's answer (which may be a refusal); rejects with a SignerError
    * for a failed call (SIGNER_UNAVAILABLE when it may not have reached the key server) and with
-   * `signal.reason` when the signal aborts first.
+   * the cancellation's reason when the operation is cancelled first.
    */
-  sign(request: OutgoingSignRequest, deadlineAt: number, signal: AbortSignal): Promise<SignResponseMessage> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  sign(request: OutgoingSignRequest, deadlineAt: number, cancellation: Cancellation): Promise<SignResponseMessage> {
+    if (cancellation.aborted) return Promise.reject(cancellation.reason);
     const method = keyServiceDefinition().Sign!;
     const remainingMs = deadlineAt - performance.now();
     // The gRPC deadline is wall-clock; deadline_ms stays 0 (unary calls carry the gRPC deadline).
@@ -40,7 +41,7 @@ export class UnarySignClient {
         settled = true;
         this.active--;
         call.cancel();
-        reject(signal.reason);
+        reject(cancellation.reason);
       };
       const call = this.client.makeUnaryRequest(
         method.path,
@@ -49,7 +50,7 @@ export class UnarySignClient {
         { ...request, deadline_ms: 0 },
         { deadline },
         (err: grpc.ServiceError | null, response?: SignResponseMessage) => {
-          signal.removeEventListener('abort', onAbort);
+          cancellation.unlisten(onAbort);
           if (settled) return;
           settled = true;
           this.active--;
@@ -57,7 +58,7 @@ export class UnarySignClient {
           else resolve(response!);
         },
       );
-      signal.addEventListener('abort', onAbort, { once: true });
+      cancellation.listen(onAbort);
     });
   }
 }
