@@ -148,7 +148,12 @@ export const demoCommand: Command = {
         readyMessage: 'edge ready',
         show: (line) => out(`  edge      | ${line}`),
         prepare: () => writeDemoEdgeConfig(edgeConfig, dir, keyServer.address, String(origin.ready.url), `${DEFAULT_HOST}:${options.edgePort}`, `${DEFAULT_HOST}:${options.adminPort}`),
-        describe: (ready) => [`edge         https://localhost:${portOf(ready.listen)}/  (TLS 1.3; the CertificateVerify is signed by the key server)`, `admin API    http://${String(ready.admin)}/readyz  (token in ${path.join(dir, 'admin.token')})`, `edge config  ${edgeConfig}`],
+        describe: (ready) => [
+          `edge         https://localhost:${portOf(ready.listen)}/  (TLS 1.3; the CertificateVerify is signed by the key server)`,
+          `WAF          ${String(ready.waf).replace(/^WAF /, "")}`,
+          `admin API    http://${String(ready.admin)}/readyz  (token in ${path.join(dir, 'admin.token')})`,
+          `edge config  ${edgeConfig}`,
+        ],
       });
       const components: DemoComponent[] = [keyServer, origin, edge];
       const starting = startComponents(components);
@@ -172,6 +177,7 @@ export const demoCommand: Command = {
       out(`  page:    ${edgeUrl}/  (in a browser that trusts ${path.join(dir, 'ca.crt')})`);
       out(`  fetch:   ${curl} -si ${edgeUrl}/cacheable | grep -i -e '^HTTP' -e cache-status -e x-request-id`);
       out(`  twice:   ${curl} -s -o /dev/null -w '%{http_code}\\n' ${edgeUrl}/cacheable  (MISS, then HIT; the origin sees one request)`);
+      out(`  blocked: ${curl} -s -o /dev/null -w '%{http_code}\\n' "${edgeUrl}/?id=1'%20OR%20'1'='1"  (403 from the WAF)`);
       out(`  purge:   curl -s -H "Authorization: Bearer $(cat ${path.join(dir, 'admin.token')})" -H 'content-type: application/json' -d '{"tags":["demo"]}' http://${String(edge.ready.admin)}/purge`);
       out(`  sign:    ${keyless} keyserver-client sign --pki ${dir} --server ${keyServer.address} --site site-ecdsa-p256`);
       out(`  keys:    ${keyless} keyserver-client list-keys --pki ${dir} --server ${keyServer.address}`);

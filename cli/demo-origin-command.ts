@@ -6,6 +6,7 @@ import { parseHostPort } from '../common/config-file.js';
 import { startDemoOrigin } from '../demo/origin/index.js';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { untilStopSignal } from './stop-signal.js';
 
 export const demoOriginCommand: Command = {
   name: 'demo-origin',
@@ -36,10 +37,7 @@ options:
     const log = pino({ base: { service: 'keyless-demo-origin' } });
     const origin = await startDemoOrigin({ cert: values.cert, key: values.key, host: listen.host, port: listen.port, maxAgeSeconds: maxAge, log, ...(values['client-ca'] ? { clientCa: values['client-ca'] } : {}) });
     log.info({ listen: `${listen.host}:${origin.port}`, url: origin.url, clientCertificates: Boolean(values['client-ca']) }, 'demo origin ready');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await untilStopSignal();
     await origin.close();
     return 0;
   },

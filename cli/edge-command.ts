@@ -7,6 +7,7 @@ import { loadEdgeConfig } from '../edge/config.js';
 import { Edge } from '../edge/edge.js';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { untilStopSignal } from './stop-signal.js';
 
 export const edgeCommand: Command = {
   name: 'edge',
@@ -57,14 +58,7 @@ signals:
     });
     const failure = edge instanceof Edge ? new Promise<never>(() => undefined) : edge.failed;
     const code = await Promise.race([
-      new Promise<number>((resolve) => {
-        const stop = (signal: string): void => {
-          log.info({ signal }, 'stopping');
-          resolve(0);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      }),
+      untilStopSignal((signal) => log.info({ signal }, 'stopping')).then(() => 0),
       failure.then((err) => {
         log.error({ err: { message: err.message } }, 'stopping');
         return 1;

@@ -5,6 +5,7 @@ import { loadKeyServerConfig } from '../keyserver/config.js';
 import { KeyServer } from '../keyserver/server.js';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { untilStopSignal } from './stop-signal.js';
 
 export const keyserverCommand: Command = {
   name: 'keyserver',
@@ -55,14 +56,7 @@ signals:
       log.info('SIGHUP: reloading configuration');
       void server.reload();
     });
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.info({ signal }, 'stopping');
-        resolve();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await untilStopSignal((signal) => log.info({ signal }, 'stopping'));
     await server.stop();
     return 0;
   },

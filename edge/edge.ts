@@ -94,8 +94,8 @@ export class Edge implements AdminTarget {
       const cache = origin ? await buildCache(config, registry, log) : undefined;
       if (cache) opened.push(cache);
       const rateLimitStore = new MemoryRateLimitStore();
-      const filter = origin ? await buildWaf(config, stageRegistry, log, rateLimitStore) : undefined;
-      const stages = origin ? stagesOf(origin, cache, filter) : undefined;
+      const waf = origin ? await buildWaf(config, stageRegistry, log, rateLimitStore) : undefined;
+      const stages = origin ? stagesOf(origin, cache, waf?.filter) : undefined;
       const accessLog = config.log.access ? log.child({ component: 'access' }) : log.child({ component: 'access' }, { level: 'warn' });
       const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, accessLog, pipelineMetrics(registry)) : undefined;
       const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
@@ -122,6 +122,7 @@ export class Edge implements AdminTarget {
           keyServers: config.keyServers.servers.map((s) => s.address),
           origins: config.origins?.map((o) => `${o.hostnames.join(',')} → ${o.url} (${o.mode})`) ?? [],
           cache: config.cache ? config.cache.store.type : 'off',
+          waf: waf ? waf.summary : 'off',
         },
         options.readyMessage ?? 'edge ready',
       );
@@ -180,7 +181,7 @@ export class Edge implements AdminTarget {
       await checkClientCredential(config, chains);
       const stageRegistry = new Registry();
       newOrigin = this.pipeline && config.origins ? await buildOriginClient(config, this.configFile, siteKeyIds(chains), stageRegistry, this.log) : undefined;
-      const newFilter = newOrigin ? await buildWaf(config, stageRegistry, this.log, this.rateLimitStore) : undefined;
+      const newFilter = newOrigin ? (await buildWaf(config, stageRegistry, this.log, this.rateLimitStore))?.filter : undefined;
       // Everything is built: swap.
       this.tls.updateSettings(handshakeSettings(config, chains));
       this.chains = chains;

@@ -30,12 +30,12 @@ export async function buildCache(config: EdgeConfig, registry: Registry, log: Lo
 }
 
 /** The WAF for the config's waf: section (none: undefined); says at start-up which rules are active. */
-export async function buildWaf(config: EdgeConfig, registry: Registry, log: Logger, rateLimitStore: RateLimitStore): Promise<RequestFilter | undefined> {
+export async function buildWaf(config: EdgeConfig, registry: Registry, log: Logger, rateLimitStore: RateLimitStore): Promise<{ filter: RequestFilter; summary: string } | undefined> {
   if (!config.waf) return undefined;
   const waf = await createWaf(config.waf, { log: log.child({ component: 'waf' }), metrics: registry, rateLimitStore });
   const description = waf.describe();
   log.info({ mode: description.mode, managed: description.managed.active ? `${description.managed.ruleSet} PL${description.managed.paranoiaLevel}` : `none: ${description.managed.reason}`, customRules: description.customRules, rateLimits: description.rateLimits }, description.summary);
-  return wafFilter(waf);
+  return { filter: wafFilter(waf), summary: description.summary };
 }
 
 export function pipelineMetrics(registry: Registry): PipelineMetrics {

@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -175,6 +176,12 @@ describe('keyless demo', () => {
       const second = spawnSync('sh', ['-c', fetchLine], { encoding: 'utf8' });
       expect(second.stdout).toMatch(/cache-status: keyless; hit/i);
       const requestId = /x-request-id: ([0-9a-f]{16})-\d+/i.exec(first.stdout)![1]!;
+      // The WAF is on; with the CRS installed (as .ci/run does), the printed attack is refused.
+      expect(banner).toMatch(/^ {2}WAF +blocking: /m);
+      if (existsSync('/usr/share/modsecurity-crs/rules')) {
+        const blockedLine = /^ {2}blocked: +(.+?) {2}\(403 from the WAF\)$/m.exec(banner)![1]!;
+        expect(spawnSync('sh', ['-c', blockedLine], { encoding: 'utf8' }).stdout.trim()).toBe('403');
+      } else console.warn('SKIP the demo WAF check: the OWASP CRS is not installed (.ci/run installs modsecurity-crs)');
       const purgeLine = /^ {2}purge: +(.+)$/m.exec(banner)![1]!;
       expect(spawnSync('sh', ['-c', purgeLine], { encoding: 'utf8' }).stdout).toMatch(/^\{"purged":\d+\}$/);
       demo.child.kill('SIGINT');
