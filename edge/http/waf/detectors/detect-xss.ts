@@ -62,19 +62,6 @@ export function detectXss(raw: string): XssResult | null {
   const scheme = SCRIPT_SCHEME.exec(asUrl);
   if (scheme && (asUrl.startsWith(scheme[0] + ':') || scheme[0].startsWith('data:'))) return { reason: `${scheme[0].replace(/\s+/g, '')} URL` };
 
-  // The value closing an attribute and adding one: a quote (or the start, or a blank for unquoted
-  // attributes), then blanks or "/", then an event handler, or a style / URL attribute that runs code.
-  const head = lower.slice(0, 1024);
-  for (const m of head.matchAll(/(?:^|["'`\s])[\s/]*(on[a-z]{3,40}|style|formaction|href|src|srcdoc)\s*=\s*["'`]?/g)) {
-    const name = m[1]!;
-    const value = head.slice(m.index + m[0].length);
-    if (name.startsWith('on')) {
-      if (EVENT_HANDLER.test(name)) return { reason: `attribute injection: ${name}=` };
-    } else if (name === 'style' ? SCRIPT_CSS.test(value.slice(0, 256)) : SCRIPT_SCHEME.test(schemeText(value.slice(0, 128)))) {
-      return { reason: `attribute injection: ${name}=` };
-    }
-  }
-
   // Tags.
   let pos = 0;
   let tags = 0;
@@ -130,6 +117,19 @@ export function detectXss(raw: string): XssResult | null {
       }
       if (attrName === 'style' && SCRIPT_CSS.test(htmlEntityDecode(value).toLowerCase())) return { reason: `<${name} style=...> script in CSS` };
       if (attrName === 'http-equiv' && /refresh|set-cookie/.test(value.toLowerCase())) return { reason: `<${name} http-equiv=${value}>` };
+    }
+  }
+
+  // The value closing an attribute and adding one: a quote (or the start, or a blank for unquoted
+  // attributes), then blanks or "/", then an event handler, or a style / URL attribute that runs code.
+  const head = lower.slice(0, 1024);
+  for (const m of head.matchAll(/(?:^|["'`\s])[\s/]*(on[a-z]{3,40}|style|formaction|href|src|srcdoc)\s*=\s*["'`]?/g)) {
+    const name = m[1]!;
+    const value = head.slice(m.index + m[0].length);
+    if (name.startsWith('on')) {
+      if (EVENT_HANDLER.test(name)) return { reason: `attribute injection: ${name}=` };
+    } else if (name === 'style' ? SCRIPT_CSS.test(value.slice(0, 256)) : SCRIPT_SCHEME.test(schemeText(value.slice(0, 128)))) {
+      return { reason: `attribute injection: ${name}=` };
     }
   }
   return null;

@@ -20,8 +20,6 @@ export interface LiteralFilter {
 export function literalFilter(root: Node): LiteralFilter | null {
   const req = requirement(root);
   if (req === null || req.length === 0) return null;
-  // A one-character requirement rarely filters anything out; keep it only if it is unusual.
-  if (req.some((s) => s.length === 1 && /[a-z0-9 ./=]/.test(s))) return null;
   return { anyOf: req };
 }
 
@@ -58,7 +56,14 @@ function classChars(node: Extract<Node, { type: 'class' }>): Requirement {
   return [...chars];
 }
 
-function best(a: Requirement, b: Requirement): Requirement {
+/** A one-character requirement of a common character filters nothing out: not worth a check. */
+function useful(r: Requirement): Requirement {
+  return r !== null && r.some((s) => s.length === 1 && /[a-z0-9 ./=&-]/.test(s)) ? null : r;
+}
+
+function best(x: Requirement, y: Requirement): Requirement {
+  const a = useful(x);
+  const b = useful(y);
   if (a === null) return b;
   if (b === null) return a;
   const score = (r: string[]) => Math.min(...r.map((s) => s.length)) * 4 - r.length;
@@ -80,6 +85,7 @@ function requirement(node: Node): Requirement {
       return requirement(node.body);
     case 'repeat':
       return node.min >= 1 ? requirement(node.body) : null;
+    // (An alternation keeps its branches' single characters: "a|b|c" as a whole may still be rare.)
     case 'alt': {
       const out = new Set<string>();
       for (const branch of node.branches) {
@@ -109,7 +115,7 @@ function requirement(node: Node): Requirement {
         chosen = best(chosen, requirement(item));
       }
       flush();
-      return chosen;
+      return useful(chosen);
     }
     default:
       // Assertions, lookarounds and backreferences require nothing we can cheaply check.

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryCollectionStore } from '../../../../../edge/http/waf/seclang/collections.js';
+import { matched, rules, transact } from './harness.js';
+
+describe('rule evaluation and actions', () => {
+  it('deny stops processing with its status; pass continues', () => {
+    const tx = transact(`
+      SecRule ARGS:q "@contains evil" "id:1,phase:1,pass,log,msg:'first'"
+      SecRule ARGS:q "@contains evil" "id:2,phase:1,deny,status:406,msg:'second'"
+      SecRule ARGS:q "@contains evil" "id:3,phase:1,deny,msg:'never'"
+    `, { url: '/?q=evil' });
+    expect(matched(tx)).toEqual([1, 2]);
+    expect(tx.interruption).toEqual({ ruleId: 2, action: 'deny', status: 406 });
+  });
+
+  it('block takes the SecDefaultAction of the phase', () => {
+    const passing = transact(`SecDefaultAction "phase:2,log,pass"\nSecRule ARGS "@rx x" "id:1,phase:2,block"`, { url: '/?a=x' });
+    expect(passing.interruption).toBeNull();
+    expect(matched(passing)).toEqual([1]);
+    const denying = transact(`SecDefaultAction "phase:2,log,deny,status:418"\nSecRule ARGS "@rx x" "id:1,phase:2,block"`, { url: '/?a=x' });
+    expect(denying.interruption?.status).toBe(418);
+  });
+
+  it('nolog runs actions without recording a match', () => {
+    const tx = transact(`SecRule ARGS "@rx x" "id:1,phase:1,pass,nolog,setvar:tx.hit=1"`, { url: '/?a=x' });
+    expect(matched(tx)).toEqual([]);
+    expect(tx.tx.get('hit')).toBe('1');
+  });
+
+  it('setvar: set, add, subtract, delete, and once per matched value', () => {
+    const tx = transact(`
+      SecAction "id:1,phase:1,pass,nolog,setvar:tx.score=10,setvar:tx.gone=1,setvar:tx.flag"
+      SecRule ARGS "@rx bad" "id:2,phase:1,pass,nolog,setvar:'tx.score=+%{tx.five}',setvar:tx.hits=+1"
+      SecAction "id:3,phase:1,pass,nolog,setvar:tx.score=-3,setvar:!tx.gone"
+    `, { url: '/?a=bad&b=bad&c=good' }, { env: new Map() });
+    // tx.five is unset: + of "" adds 0; two arguments matched: hits is 2.
+    expect(tx.tx.get('score')).toBe('7');
+    expect(tx.tx.get('hits')).toBe('2');
+    expect(tx.tx.has('gone')).toBe(false);
+    expect(tx.tx.get('flag')).toBe('1');
+  });
+
+  it('capture fills TX:0-9, and macros expand in msg and logdata', () => {
+    const tx = transact(`SecRule REQUEST_HEADERS:Range "@rx (\\d+)-(\\d+)" "id:1,phase:1,pass,capture,msg:'range %{TX.1} to %{tx.2}',logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR} rule %{rule.id}'"`, {
+      headers: { range: 'bytes=5-10' },
+    });
+    expect(tx.tx.get('0')).toBe('5-10');
+    expect(tx.matches[0]).toMatchObject({ msg: 'range 5 to 10', logdata: 'REQUEST_HEADERS:range=bytes=5-10 rule 1' });
+  });
+
+  it('chain: every rule must match; actions of the chain belong to its first rule', () => {
+    const rs = rules(`
+      SecRule REQUEST_METHOD "@streq POST" "id:1,phase:1,deny,status:403,msg:'post without length',chain"
+        SecRule &REQUEST_HEADERS:Content-Length "@eq 0" "setvar:tx.chained=1"
+    `);
+    expect(transact(rs, { method: 'POST' }).interruption?.ruleId).toBe(1);
+    const withLength = transact(rs, { method: 'POST', headers: { 'content-length': '0' } });
+    expect(withLength.interruption).toBeNull();
+    expect(withLength.tx.has('chained')).toBe(false);
+    expect(transact(rs, { method: 'GET' }).interruption).toBeNull();
+  });
+
+  it('a chained rule sees MATCHED_VARS of the rule before it', () => {
+    const tx = transact(`
+      SecRule ARGS_NAMES "@rx ^cmd" "id:1,phase:1,deny,chain"
+        SecRule MATCHED_VARS "@rx ^cmd_x$" "t:none"
+    `, { url: '/?cmd_x=1' });
+    expect(tx.interruption?.ruleId).toBe(1);
+  });
+
+  it('skipAfter jumps past a marker, within the phase', () => {
+    const tx = transact(`
+      SecRule ARGS:a "@streq 1" "id:1,phase:1,pass,nolog,skipAfter:END"
+      SecAction "id:2,phase:1,pass,log,msg:'skipped'"
+      SecMarker END
+      SecAction "id:3,phase:1,pass,log,msg:'after'"
+    `, { url: '/?a=1' });
+    expect(matched(tx)).toEqual([3]);
+  });
+
+  it('skip:N skips the next N rules', () => {
+    const tx = transact(`
+      SecAction "id:1,phase:1,pass,nolog,skip:2"
+      SecAction "id:2,phase:1,pass,log"
+      SecAction "id:3,phase:1,pass,log"
+      SecAction "id:4,phase:1,pass,log"
+    `);
+    expect(matched(tx)).toEqual([4]);
+  });
+
+  it('phases run in order: phase 1 rules first, wherever they are in the file', () => {
+    const tx = transact(`
+      SecAction "id:1,phase:2,pass,log"
+      SecAction "id:2,phase:1,pass,log"
+    `);
+    expect(matched(tx)).toEqual([2, 1]);
+  });
+
+  it('transformations apply in order; t:none drops the default ones', () => {
+    const tx = transact(`
+      SecDefaultAction "phase:1,log,pass,t:lowercase"
+      SecRule ARGS:q "@streq abc" "id:1,phase:1"
+      SecRule ARGS:q "@streq abc" "id:2,phase:1,t:none"
+      SecRule ARGS:q "@streq <abc>" "id:3,phase:1,t:none,t:urlDecodeUni,t:htmlEntityDecode,t:lowercase"
+    `, { url: '/?q=%26lt%3BABC%26gt%3B' });
+    expect(matched(tx)).toEqual([3]);
+    const tx2 = transact(`SecDefaultAction "phase:1,log,pass,t:lowercase"\nSecRule ARGS:q "@streq abc" "id:1,phase:1"`, { url: '/?q=ABC' });
+    expect(matched(tx2)).toEqual([1]);
+  });
+
+  it('multiMatch tries the value after every transformation that changed it', () => {
+    const rs = `SecRule ARGS:q "@streq %41" "id:1,phase:1,t:none,t:urlDecode,multiMatch"`;
+    expect(matched(transact(rs, { url: '/?q=%2541' }))).toEqual([1]);
+    const plain = `SecRule ARGS:q "@streq %41" "id:1,phase:1,t:none,t:urlDecode"`;
+    expect(matched(transact(plain, { url: '/?q=%2541' }))).toEqual([]);
+  });
+
+  it('negated operators match when the operator does not, on existing values only', () => {
+    const rs = `SecRule REQUEST_HEADERS:Content-Length "!@rx ^\\d+$" "id:1,phase:1,deny"`;
+    expect(transact(rs, { headers: { 'content-length': 'abc' } }).interruption).not.toBeNull();
+    expect(transact(rs, { headers: { 'content-length': '12' } }).interruption).toBeNull();
+    expect(transact(rs).interruption).toBeNull();
+  });
+
+  it('ctl:ruleRemoveById, ctl:ruleRemoveTargetById and ctl:ruleEngine act on the rest of the request', () => {
+    const tx = transact(`
+      SecRule REQUEST_FILENAME "@beginsWith /api" "id:1,phase:1,pass,nolog,ctl:ruleRemoveById=10,ctl:ruleRemoveTargetById=11;ARGS:token"
+      SecRule ARGS "@rx x" "id:10,phase:2,pass,log"
+      SecRule ARGS "@rx x" "id:11,phase:2,pass,log"
+    `, { url: '/api/a?token=x&other=x' });
+    expect(matched(tx)).toEqual([11]);
+    expect(tx.matches[0]!.matched.map((m) => m.name)).toEqual(['ARGS:other']);
+    const off = transact(`
+      SecAction "id:1,phase:1,pass,nolog,ctl:ruleEngine=Off"
+      SecAction "id:2,phase:1,deny"
+    `);
+    expect(off.interruption).toBeNull();
+  });
+
+  it('DetectionOnly records the disruptive action without carrying it out', () => {
+    const tx = transact(`SecRule ARGS "@rx x" "id:1,phase:1,deny,log"\nSecAction "id:2,phase:1,pass,log"`, { url: '/?a=x' }, { mode: 'DetectionOnly' });
+    expect(tx.interruption).toBeNull();
+    expect(tx.matches.map((m) => [m.ruleId, m.suppressed])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+  });
+
+  it('allow stops the remaining rules; allow:phase only this phase', () => {
+    const all = transact(`SecAction "id:1,phase:1,allow"\nSecAction "id:2,phase:2,deny"`);
+    expect(all.interruption).toBeNull();
+    const phase = transact(`SecAction "id:1,phase:1,allow:phase"\nSecAction "id:2,phase:1,deny"\nSecAction "id:3,phase:2,deny"`);
+    expect(phase.interruption?.ruleId).toBe(3);
+  });
+
+  it('redirect answers with a Location', () => {
+    const tx = transact(`SecRule REQUEST_FILENAME "@streq /old" "id:1,phase:1,redirect:'https://example.com/new?from=%{REQUEST_FILENAME}'"`, { url: '/old' });
+    expect(tx.interruption).toEqual({ ruleId: 1, action: 'redirect', status: 302, url: 'https://example.com/new?from=/old' });
+  });
+
+  it('initcol, setvar and expirevar keep IP collections across requests', () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const store = new MemoryCollectionStore(clock);
+    const rs = rules(`
+      SecAction "id:1,phase:1,pass,nolog,initcol:ip=%{remote_addr}"
+      SecAction "id:2,phase:1,pass,nolog,setvar:ip.count=+1,expirevar:ip.count=10"
+      SecRule IP:count "@gt 2" "id:3,phase:1,deny,status:429"
+    `);
+    expect(transact(rs, {}, { store, clock }).interruption).toBeNull();
+    expect(transact(rs, {}, { store, clock }).interruption).toBeNull();
+    expect(transact(rs, {}, { store, clock }).interruption?.status).toBe(429);
+    expect(transact(rs, { clientIp: '192.0.2.99' }, { store, clock }).interruption).toBeNull();
+    now += 11_000;
+    expect(transact(rs, {}, { store, clock }).interruption).toBeNull();
+  });
+
+  it('setenv writes ENV, which macros read', () => {
+    const tx = transact(`SecAction "id:1,phase:1,pass,nolog,setenv:x=%{REQUEST_METHOD}"\nSecRule ENV:x "@streq GET" "id:2,phase:1,pass,log"`);
+    expect(matched(tx)).toEqual([2]);
+  });
+});
