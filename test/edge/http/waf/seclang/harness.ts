@@ -29,7 +29,7 @@ export function transact(ruleset: Ruleset | string, req: TestRequest = {}, optio
   const rs = typeof ruleset === 'string' ? rules(ruleset) : ruleset;
   const errors = rs.diagnostics.filter((d) => d.level === 'error');
   if (errors.length > 0) throw new Error(errors.map((d) => `${d.line}: ${d.message}`).join('\n'));
-  const headers = { host: 'example.com', ...(req.headers ?? {}) };
+  const headers: Record<string, string | string[]> = { host: 'example.com', ...(req.headers ?? {}) };
   const r = requestData({
     requestId: 'req-1',
     method: req.method ?? 'GET',
