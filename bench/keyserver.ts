@@ -86,6 +86,14 @@ export interface CellResult {
 export interface BenchReport {
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string };
   readonly quick: boolean;
+  /** How it was run: per cell, the seconds of each pass (or the signatures, in quick mode) and the passes; key-server overrides. */
+  readonly settings: {
+    readonly secondsPerPass: number | null;
+    readonly signaturesPerCell: number | null;
+    readonly passes: number;
+    readonly auditBatchDelayMs: number | null;
+    readonly signingThreads: number | null;
+  };
   readonly raw: Readonly<Record<string, number>>;
   readonly cells: readonly CellResult[];
   readonly audit: { readonly lines: number; readonly chainIntact: boolean };
@@ -218,6 +226,13 @@ async function measure(server: KeyServerUnderTest, settings: Settings, progress:
   return {
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
     quick: 'signatures' in settings.budget,
+    settings: {
+      secondsPerPass: 'seconds' in settings.budget ? settings.budget.seconds : null,
+      signaturesPerCell: 'signatures' in settings.budget ? settings.budget.signatures : null,
+      passes: settings.passes,
+      auditBatchDelayMs: settings.auditBatchDelayMs ?? null,
+      signingThreads: settings.signingThreads ?? null,
+    },
     raw,
     cells,
     audit: { lines: audit.ok ? audit.lines : 0, chainIntact: audit.ok },
