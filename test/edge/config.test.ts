@@ -62,7 +62,16 @@ describe('the keyless invariant', () => {
   it('the only key-shaped fields are the edge’s own client keys (toward the key servers and for origin pulls)', () => {
     const paths = schemaPaths(z.toJSONSchema(edgeConfigSchema, { io: 'input' }));
     expect(paths.length).toBeGreaterThan(20);
-    expect([...new Set(paths.filter((p) => /(?<!per)key$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!)))]).toEqual(['keyServers.clientKey', 'origins[].clientKey']);
+    expect([...new Set(paths.filter((p) => /(?<!per)key$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!)))]).toEqual(['keyServers.clientKey', 'origins[].clientKey', 'waf.rateLimits[].key']);
+  });
+
+  it('the rate-limit "key" is what requests are counted by, and cannot hold key material', async () => {
+    for (const value of [pki.sites['site-ecdsa-p256'].key, '-----BEGIN PRIVATE KEY-----']) {
+      const file = await configWith((doc) => {
+        doc.waf = { rateLimits: [{ name: 'r', key: value, limit: 1, windowSeconds: 1 }] };
+      }, 'waf-key.yaml');
+      expect((await problems(file)).join('\n')).toMatch(/field 'waf\.rateLimits\[0\]\.key'/);
+    }
   });
 
   it('refuses any unknown field, such as a key beside a certificate', async () => {
