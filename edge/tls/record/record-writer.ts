@@ -55,31 +55,29 @@ export class RecordWriter {
     const encrypter = this.#encrypter;
     if (!encrypter) throw new Error('application data before the traffic keys');
     const max = this.#maxFragment;
+    // Small chunks are gathered into one record; a chunk of a full record or more is sealed from
+    // the caller's buffer directly. (No closure here: this runs for every write.)
     let pending: Buffer[] = [];
     let pendingLength = 0;
-    const sealPending = (): void => {
-      if (pendingLength === 0) return;
-      encrypter.encryptTo(ContentType.application_data, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength), this.#out);
-      pending = [];
-      pendingLength = 0;
-    };
     for (let chunk of chunks) {
       while (chunk.length > 0) {
-        const room = max - pendingLength;
         if (pendingLength === 0 && chunk.length >= max) {
-          // A full record straight from the caller's buffer: no copy.
           encrypter.encryptTo(ContentType.application_data, chunk.subarray(0, max), this.#out);
           chunk = chunk.subarray(max);
           continue;
         }
-        const piece = chunk.subarray(0, room);
+        const piece = chunk.subarray(0, max - pendingLength);
         pending.push(piece);
         pendingLength += piece.length;
         chunk = chunk.subarray(piece.length);
-        if (pendingLength === max) sealPending();
+        if (pendingLength === max) {
+          encrypter.encryptTo(ContentType.application_data, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength), this.#out);
+          pending = [];
+          pendingLength = 0;
+        }
       }
     }
-    sealPending();
+    if (pendingLength > 0) encrypter.encryptTo(ContentType.application_data, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLength), this.#out);
   }
 
   /** Seals what is queued under the old key, then protects everything after with the new one. */
