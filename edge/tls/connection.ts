@@ -51,6 +51,8 @@ const MAX_CONSECUTIVE_EMPTY_RECORDS = 32;
 const DEFAULT_EARLY_DATA_SKIP = 1 << 16;
 /** How long a failed connection waits for its alert to leave before the socket is destroyed. */
 const ALERT_LINGER_MS = 1_000;
+/** Up to this many bytes, a flush is joined into one buffer before it is written. */
+const SMALL_FLUSH_BYTES = 16 * 1024;
 
 export interface TlsConnectionEvents {
   /** The handshake completed: hand the connection to the HTTP server. */
@@ -398,6 +400,16 @@ export class TlsServerConnection extends Duplex {
     const socket = this.#socket;
     if (records.length === 0 || socket.destroyed || !socket.writable) {
       if (callback) process.nextTick(callback, records.length > 0 ? new Error('the socket is closed') : null);
+      return;
+    }
+    // Small flushes (a handshake flight, an HTTP response of a few KiB) go out as one buffer: one
+    // Writable.write is cheaper than copying nothing and queuing a write per header, ciphertext and tag.
+    let total = 0;
+    for (const r of records) total += r.length;
+    if (total <= SMALL_FLUSH_BYTES && records.length > 1) {
+      const joined = Buffer.concat(records, total);
+      if (callback) socket.write(joined, callback);
+      else socket.write(joined);
       return;
     }
     socket.cork();
