@@ -6,13 +6,12 @@
 // in the same run. Access logs are off on both.
 //
 //   npm run bench:proxy [-- --seconds 5] [--connections 32] [--threads 1] [--workers N] [--quick] [--json]
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KeylessProcess } from '../cli/keyless-process.js';
-import { devEdgeConfigYaml } from '../edge/dev-config.js';
 import { startBenchScript } from './lib/bench-server-process.js';
+import { startEdgeUnderTest, type EdgeUnderTest } from './lib/edge-under-test.js';
 import { startKeyServerUnderTest } from './lib/keyserver-under-test.js';
 import { startNginx } from './lib/nginx.js';
 import { renderTable } from './lib/table.js';
@@ -21,6 +20,13 @@ import { runWrk, type WrkResult } from './lib/wrk.js';
 interface Cell extends WrkResult {
   readonly server: 'keyless' | 'nginx';
   readonly route: 'cache hit' | 'pass-through';
+}
+
+/** One cell: wrk against a route after a one-second warm-up (fills the cache, opens origin connections, JIT). */
+export async function measureRoute(port: number, route: 'cache hit' | 'pass-through', load: { connections: number; threads: number; seconds: number }): Promise<WrkResult> {
+  const url = `https://127.0.0.1:${port}/${route === 'cache hit' ? 'cached' : 'pass'}/1k`;
+  await runWrk({ url, host: 'localhost', connections: load.connections, threads: load.threads, seconds: 1 });
+  return runWrk({ url, host: 'localhost', ...load });
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -46,41 +52,18 @@ export async function run(args: string[]): Promise<number> {
   const pki = keyServer.pki;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'keyless-proxy-bench-'));
   const origin = await startBenchScript('proxy-origin.ts', ['--pki', pki.dir]);
-  const edgeConfig = path.join(dir, 'edge.yaml');
-  await writeFile(
-    edgeConfig,
-    devEdgeConfigYaml({
-      pkiDir: pki.dir,
-      listen: '127.0.0.1:0',
-      keyServers: [keyServer.address],
-      extra: `${workers === '1' ? '' : `workers: ${workers}\n`}origins:
-  - hostnames: [localhost]
-    url: https://127.0.0.1:${origin.port}
-    ca: ${pki.edge.ca}
-    serverName: localhost
-    connections: 64
-cache: { store: { type: memory } }
-log: { level: info, access: false }
-${values['extra-config'] ?? ''}`,
-    }),
-  );
   const cells: Cell[] = [];
-  let edge: KeylessProcess | undefined;
+  let edge: EdgeUnderTest | undefined;
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
   try {
-    const started = await KeylessProcess.start({ args: ['edge', '--config', edgeConfig], readyMessage: 'edge ready' });
-    edge = started.process;
-    const edgePort = Number(String(started.ready.listen).split(':').pop());
+    edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, ...(values['extra-config'] ? { extra: values['extra-config'] } : {}) });
     nginx = await startNginx(path.join(dir, 'nginx'), pki, origin.port);
     for (const route of ['cache hit', 'pass-through'] as const) {
       for (const [server, port] of [
         ['nginx', nginx.port],
-        ['keyless', edgePort],
+        ['keyless', edge.port],
       ] as const) {
-        const url = `https://127.0.0.1:${port}/${route === 'cache hit' ? 'cached' : 'pass'}/1k`;
-        // Warm-up: fills the cache, opens origin connections, JIT.
-        await runWrk({ url, host: 'localhost', connections, threads, seconds: 1 });
-        cells.push({ server, route, ...(await runWrk({ url, host: 'localhost', connections, threads, seconds })) });
+        cells.push({ server, route, ...(await measureRoute(port, route, { connections, threads, seconds })) });
       }
     }
   } finally {
