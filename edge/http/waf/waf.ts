@@ -325,6 +325,7 @@ class WafImpl implements Waf {
       engineMode: detect ? 'DetectionOnly' : 'On',
       env: managedEnv(scope),
       bodyProcessor: processorFor(r.header('content-type')),
+      memo: managed.ruleset.memo,
     });
     if (scope.managed.removeIds.length > 0) tx.removedIds.push(scope.managed.removeIds);
     tx.removedIds.push(...managedRemovals);

@@ -10,8 +10,8 @@
 // Reference: ModSecurity Reference Manual v2.x, "Processing phases", "Actions" (chain, setvar).
 import type { Macro } from './macros.js';
 import type { OperatorMatch } from './operators.js';
-import { setAnswer } from './regex-sets.js';
 import type { TargetValue } from './transform-chain.js';
+import type { PatternSet } from './regex-sets.js';
 import type { PhaseProgram, Ruleset } from './loader.js';
 import type { CtlAction, Rule, RuntimeAction } from './rule.js';
 import { idInRanges, isMarker } from './rule.js';
@@ -32,13 +32,9 @@ export function runPhase(ruleset: Ruleset, tx: Transaction, phase: number): void
     const entry = entries[i]!;
     if (isMarker(entry) || tx.isRemoved(entry)) continue;
     tx.currentRule = entry;
-    tx.matchedVars = [];
-    let matched: boolean;
-    try {
-      matched = evaluate(entry, tx);
-    } finally {
-      tx.currentRule = null;
-    }
+    if (tx.matchedVars.length > 0) tx.matchedVars = [];
+    const matched = evaluate(entry, tx);
+    tx.currentRule = null;
     if (!matched) continue;
     const next = afterMatch(entry, tx, program, i);
     // allow:phase ends this phase only; runPhase of the next one clears it.
@@ -57,18 +53,43 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
   const ctx = tx.operatorContext;
   const testOnly = op.test !== undefined && (!rule.capture || op.negated);
   let any = false;
-  for (const target of resolveTargets(tx, rule)) {
-    const forms = rule.multiMatch ? everyForm(target, rule.transforms) : [transformed(target, rule.transforms)];
-    if (!rule.multiMatch) {
-      const answer = setAnswer(rule, target);
-      if (answer !== undefined && answer === op.negated) continue;
-      if (answer !== undefined && (!rule.capture || op.negated)) {
-        recordMatch(rule, tx, target, forms[0]!, null);
-        any = true;
-        continue;
+  const slot = rule.multiMatch ? null : rule.regexSlot;
+  const needCaptures = rule.capture && !op.negated;
+  const targets = resolveTargets(tx, rule);
+  if (slot !== null && slot.unionKey !== null && !op.negated && tx.targetCache.get(rule.targetKey!) === targets) {
+    // Rules that share targets and a set: one pass over the values tells which patterns match
+    // any of them; a rule whose pattern matches none is done without looking at each value.
+    const any = unionOfHits(tx, slot.unionKey, slot.set, targets, rule);
+    if (any !== null && any[slot.index] !== 1) return false;
+  }
+  for (const target of targets) {
+    if (slot !== null && target.stable === true) {
+      // The shared RE2.Set answers for this value (see regex-sets.ts).
+      const hits = target.setHits?.[slot.set.id] ?? slot.set.hits(target, () => transformed(target, rule.transforms));
+      if (hits !== null) {
+        if (hits.includes(slot.index) === op.negated) continue;
+        if (!needCaptures) {
+          any = true;
+          recordMatch(rule, tx, target, transformed(target, rule.transforms), null);
+          continue;
+        }
       }
     }
-    for (const form of forms) {
+    if (!rule.multiMatch) {
+      const form = transformed(target, rule.transforms);
+      if (testOnly) {
+        if (op.test!(form, ctx) === op.negated) continue;
+        any = true;
+        recordMatch(rule, tx, target, form, null);
+        continue;
+      }
+      const m = op.run(form, ctx);
+      if ((m !== null) === op.negated) continue;
+      any = true;
+      recordMatch(rule, tx, target, form, m);
+      continue;
+    }
+    for (const form of everyForm(target, rule.transforms)) {
       if (testOnly) {
         if (op.test!(form, ctx) === op.negated) continue;
         any = true;
@@ -84,6 +105,31 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
   }
   if (!any) return false;
   return rule.chained === null || evaluate(rule.chained, tx);
+}
+
+function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: readonly TargetValue[], rule: Rule): Uint8Array | null {
+  const cached = tx.hitUnions.get(id);
+  if (cached !== undefined) return cached;
+  let union: Uint8Array | null = null;
+  for (const target of targets) {
+    if (target.stable !== true) return remember(tx, id, null);
+    const hits = target.setHits?.[set.id] ?? set.hits(target, () => transformed(target, rule.transforms));
+    if (hits === null) return remember(tx, id, null);
+    if (hits.length > 0) {
+      union ??= new Uint8Array(set.size);
+      for (const i of hits) union[i] = 1;
+    }
+  }
+  // No value matched any pattern of the set.
+  union ??= NOTHING;
+  return remember(tx, id, union);
+}
+
+const NOTHING = new Uint8Array(0);
+
+function remember(tx: Transaction, id: string, union: Uint8Array | null): Uint8Array | null {
+  tx.hitUnions.set(id, union);
+  return union;
 }
 
 function recordMatch(rule: Rule, tx: Transaction, target: TargetValue, form: string, m: OperatorMatch | null): void {

@@ -17,7 +17,7 @@ import type { DefaultActions, RuleCompileContext } from './rule-compiler.js';
 import type { Marker, PhaseEntry, Rule, RuleEngineMode } from './rule.js';
 import { idInRanges, isMarker, parseIdRanges } from './rule.js';
 import { parseActions, parseVariables } from './syntax.js';
-import { TransformTrie } from './transform-chain.js';
+import { TransformTrie, ValueMemo } from './transform-chain.js';
 import { compilePcre } from '../regex/compile.js';
 import { attachRegexSets } from './regex-sets.js';
 
@@ -49,6 +49,8 @@ export interface Ruleset {
   readonly diagnostics: readonly Diagnostic[];
   /** Files read, in order. */
   readonly files: readonly string[];
+  /** Per-value caches kept across requests (transform-chain.ts). */
+  readonly memo: ValueMemo;
 }
 
 /** A source of rules: a file (or glob), or text that did not come from a file (our own generated rules). */
@@ -125,8 +127,15 @@ class Loader {
       engineMode: this.engineMode,
       diagnostics: this.diagnostics,
       files: this.files,
+      memo: new ValueMemo(),
     };
     attachRegexSets(ruleset);
+    for (const head of this.rulesById.values()) {
+      for (let r: Rule | null = head; r !== null; r = r.chained) {
+        r.targetKey = targetKey(r);
+        if (r.regexSlot !== null && r.targetKey !== null) r.regexSlot.unionKey = `${r.regexSlot.set.id} ${r.targetKey}`;
+      }
+    }
     return ruleset;
   }
 
@@ -426,6 +435,14 @@ class Loader {
     }
     return programs;
   }
+}
+
+/** Variables whose values change while a request is processed: their lists cannot be shared between rules. */
+const CHANGING = new Set(['TX', 'ENV', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'DURATION', 'HIGHEST_SEVERITY', 'REQBODY_PROCESSOR', 'TIME', 'TIME_DAY', 'TIME_EPOCH', 'TIME_HOUR', 'TIME_MIN', 'TIME_MON', 'TIME_SEC', 'TIME_WDAY', 'TIME_YEAR']);
+
+function targetKey(rule: Rule): string | null {
+  if (rule.targets.some((t) => CHANGING.has(t.collection))) return null;
+  return `${rule.targets.map((t) => t.text).join('|')} ${rule.exclusions.map((e) => e.text).join('|')}`;
 }
 
 function lexOrReport(text: string, file: string, diagnostics: Diagnostic[]): Directive[] {

@@ -187,7 +187,20 @@ export function compileOperator(name: string, negated: boolean, param: string, o
     case 'ipmatchfromfile': {
       const entries = lname === 'ipmatch' ? param.split(/[\s,]+/) : readDataFiles(param, options).flatMap(parsePhraseFile);
       const list = ipList(entries.filter((e) => e !== ''));
-      return { ...base, run: (input) => (ipListHas(list, input) ? { captures: [input] } : null) };
+      // BlockList.check builds a SocketAddress per call; the same client addresses repeat.
+      const memo = new Map<string, boolean>();
+      return {
+        ...base,
+        run(input) {
+          let hit = memo.get(input);
+          if (hit === undefined) {
+            hit = ipListHas(list, input);
+            if (memo.size >= 4096) memo.clear();
+            memo.set(input, hit);
+          }
+          return hit ? { captures: [input] } : null;
+        },
+      };
     }
     case 'validatebyterange': {
       const allowed = byteRanges(param);

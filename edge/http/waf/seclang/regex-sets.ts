@@ -11,25 +11,26 @@ import RE2 from 're2';
 import type { Ruleset } from './loader.js';
 import type { Rule } from './rule.js';
 import type { TargetValue } from './transform-chain.js';
-import { transformed } from './transform-chain.js';
 
 export interface RegexSlot {
   readonly set: PatternSet;
   readonly index: number;
+  /** Key of the per-request union of hits over the rule's shared target list (set id and Rule.targetKey). */
+  unionKey: string | null;
 }
 
 let nextSetId = 0;
 
-/** Values up to this length have their set answers remembered across requests... */
-const SHARED_MAX_LENGTH = 512;
-/** ...in at most this many entries per set (about 0.5 MiB for the largest CRS set). */
-const SHARED_MAX_ENTRIES = 4096;
+const NO_HITS: readonly number[] = Object.freeze([]);
+
 
 export class PatternSet {
   private readonly set: InstanceType<typeof RE2.Set>;
   /** Index into TargetValue.setHits. */
   readonly id = nextSetId++;
-  private readonly shared = new Map<string, Uint8Array>();
+
+  /** Number of patterns. */
+  readonly size: number;
 
   constructor(
     /** The TransformTrie node whose output the set is matched against. */
@@ -37,35 +38,29 @@ export class PatternSet {
     sources: readonly string[],
   ) {
     this.set = new RE2.Set(sources);
+    this.size = sources.length;
   }
 
-  /** Indices of the patterns that match `target` at this node; cached on the target. null: the set failed. */
-  hits(target: TargetValue, form: string): Uint8Array | null {
+  /**
+   * Indices of the patterns that match `target` at this node, cached on the target. null: the
+   * set could not answer (it ran out of memory).
+   */
+  hits(target: TargetValue, form: () => string): readonly number[] | null {
     const cache = (target.setHits ??= []);
     const cached = cache[this.id];
     if (cached !== undefined) return cached;
-    // Across requests: header names, common header values, methods and paths repeat all the
-    // time. The answer is a pure function of the string, so it can be remembered; the memory is
-    // bounded, and an attacker who churns it only costs us the set call we would make anyway.
-    const shared = form.length <= SHARED_MAX_LENGTH ? this.shared.get(form) : undefined;
-    if (shared !== undefined) {
-      cache[this.id] = shared;
-      return shared;
-    }
-    let result: Uint8Array | null;
+    // (Across requests, the target's caches are its value's: see ValueMemo.)
+    let result: readonly number[] | null;
     try {
-      result = new Uint8Array(this.set.size);
       // A Buffer (the UTF-8 of the byte string, which is what RE2 sees of a string anyway) is
-      // several times cheaper to hand to RE2.Set than a string.
-      for (const i of this.set.match(Buffer.from(form, 'utf8'))) result[i] = 1;
+      // several times cheaper to hand to RE2.Set than a string. The answer is the (sorted)
+      // indices that matched; nearly always none.
+      const matched = this.set.match(Buffer.from(form(), 'utf8'));
+      result = matched.length === 0 ? NO_HITS : matched;
     } catch {
       result = null;
     }
     cache[this.id] = result;
-    if (result !== null && form.length <= SHARED_MAX_LENGTH) {
-      if (this.shared.size >= SHARED_MAX_ENTRIES) this.shared.clear();
-      this.shared.set(form, result);
-    }
     return result;
   }
 }
@@ -87,17 +82,9 @@ export function attachRegexSets(ruleset: Ruleset): number {
     // A set of one still pays: its answers are remembered across requests.
     const set = new PatternSet(nodeId, rules.map((r) => r.operator!.regex!.re2Source!));
     rules.forEach((r, index) => {
-      r.regexSlot = { set, index };
+      r.regexSlot = { set, index, unionKey: null };
     });
     sets++;
   }
   return sets;
-}
-
-/** The set's answer for this rule and value, or undefined when the set cannot say. */
-export function setAnswer(rule: Rule, target: TargetValue): boolean | undefined {
-  const slot = rule.regexSlot;
-  if (slot === null || target.stable !== true) return undefined;
-  const hits = slot.set.hits(target, transformed(target, rule.transforms));
-  return hits === null ? undefined : hits[slot.index] === 1;
 }

@@ -292,6 +292,7 @@ export function compileRuleDirective(src: RuleSource, ctx: RuleCompileContext, p
     chained: null,
     isChained: parent !== null,
     regexSlot: null,
+    targetKey: null,
   };
   return { rule, chain };
 }

@@ -93,6 +93,12 @@ export interface Rule {
   readonly isChained: boolean;
   /** Where this rule's pattern sits in a shared RE2.Set (see regex-sets.ts), if it does. */
   regexSlot: RegexSlot | null;
+  /**
+   * Rules with the same targets and exclusions (CRS has dozens of "REQUEST_COOKIES|
+   * !REQUEST_COOKIES:/__utm/|REQUEST_COOKIES_NAMES|ARGS_NAMES|ARGS|XML:/*") share one resolved
+   * list per request under this key; null when a target changes while the request runs (TX, ...).
+   */
+  targetKey: string | null;
 }
 
 export interface Marker {

@@ -9,7 +9,7 @@ import type { RequestData } from '../request.js';
 import type { CollectionStore } from './collections.js';
 import type { Disruptive, Exclusion, IdRanges, Rule, RuleEngineMode } from './rule.js';
 import { idInRanges } from './rule.js';
-import type { TargetValue } from './transform-chain.js';
+import type { TargetValue, ValueMemo } from './transform-chain.js';
 import type { OperatorContext } from './operators.js';
 import { expandMacro } from './macros.js';
 import type { Macro, MacroRef } from './macros.js';
@@ -50,6 +50,8 @@ export interface TransactionInit {
   /** Initial ENV values (how our config hands per-host settings to the generated setup rule). */
   readonly env: ReadonlyMap<string, string>;
   readonly bodyProcessor: BodyProcessorName | null;
+  /** The ruleset's per-value caches (shared across requests), if any. */
+  readonly memo?: ValueMemo;
 }
 
 export class Transaction {
@@ -58,6 +60,7 @@ export class Transaction {
   readonly startedAt: number;
   readonly store: CollectionStore;
   readonly budget: RegexBudget;
+  readonly memo: ValueMemo | null;
   readonly tx = new Map<string, string>();
   readonly env: Map<string, string>;
   /** initcol bindings: collection (upper case) → record key. */
@@ -77,7 +80,18 @@ export class Transaction {
     this.body = body;
     this.collectionCache.delete('ARGS');
     this.collectionCache.delete('ARGS_NAMES');
+    this.targetCache.clear();
+    this.hitUnions.clear();
   }
+
+  /** Per (set, shared target list): which of the set's patterns match any of the values (engine.ts). */
+  readonly hitUnions = new Map<string, Uint8Array | null>();
+
+  /** Collections indexed by lower-case key, for the list they were built from. */
+  readonly keyIndex = new Map<string, { list: TargetValue[]; index: Map<string, TargetValue[]> }>();
+
+  /** Resolved target lists shared by rules with the same targets (Rule.targetKey), until the body arrives. */
+  readonly targetCache = new Map<string, TargetValue[]>();
   /** The body was longer than the limit and only its start was inspected. */
   bodyTruncated = false;
 
@@ -115,6 +129,7 @@ export class Transaction {
     this.engineMode = init.engineMode;
     this.env = new Map(init.env);
     this.bodyProcessor = init.bodyProcessor;
+    this.memo = init.memo ?? null;
     const resolve = (ref: MacroRef): string => resolveMacro(this, ref);
     this.operatorContext = { budget: this.budget, expand: (macro: Macro) => expandMacro(macro, resolve) };
   }

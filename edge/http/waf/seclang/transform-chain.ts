@@ -42,17 +42,18 @@ export interface TargetValue {
   readonly collection: string;
   readonly key: string;
   readonly value: string;
-  cache?: Map<number, string>;
+  /** Transformed forms by TransformTrie node id. */
+  cache?: (string | undefined)[];
   /** Built once per request (a request collection), so per-value caches are worth keeping. */
   stable?: boolean;
   /** RE2.Set results per set (see regex-sets.ts). */
-  setHits?: (Uint8Array | null | undefined)[];
+  setHits?: (readonly number[] | null | undefined)[];
 }
 
 export function transformed(target: TargetValue, node: ChainNode): string {
   if (node.fn === null) return target.value;
-  const cache = (target.cache ??= new Map());
-  const hit = cache.get(node.id);
+  const cache = (target.cache ??= []);
+  const hit = cache[node.id];
   if (hit !== undefined) return hit;
   const input = transformed(target, node.parent!);
   let out: string;
@@ -62,7 +63,7 @@ export function transformed(target: TargetValue, node: ChainNode): string {
     // Transformations are total; this is a last line of defence against a bug, never the network.
     out = input;
   }
-  cache.set(node.id, out);
+  cache[node.id] = out;
   return out;
 }
 
@@ -79,4 +80,35 @@ export function everyForm(target: TargetValue, node: ChainNode): string[] {
     previous = v;
   }
   return forms;
+}
+
+/**
+ * The same header names and values, cookie names, paths and arguments come in request after
+ * request, and what is computed from a value — its transformed forms, its RE2.Set answers — is a
+ * pure function of it (for one ruleset: node and set ids are the ruleset's). So the caches of a
+ * request's values are kept across requests, by value: one Map lookup per value per request
+ * instead of a transformation and a set match per rule group. Bounded; an attacker who churns it
+ * only costs us the work we would do without it.
+ */
+export class ValueMemo {
+  private readonly records = new Map<string, { cache: (string | undefined)[]; setHits: (readonly number[] | null | undefined)[] }>();
+
+  constructor(
+    private readonly maxEntries = 8192,
+    private readonly maxLength = 256,
+  ) {}
+
+  /** Gives `target` the shared caches of its value (creating them). */
+  attach(target: TargetValue): void {
+    const v = target.value;
+    if (v.length > this.maxLength) return;
+    let rec = this.records.get(v);
+    if (rec === undefined) {
+      if (this.records.size >= this.maxEntries) this.records.clear();
+      rec = { cache: [], setHits: [] };
+      this.records.set(v, rec);
+    }
+    target.cache = rec.cache;
+    target.setHits = rec.setHits;
+  }
 }

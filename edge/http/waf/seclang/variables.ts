@@ -40,15 +40,16 @@ function value(collection: string, key: string, v: string, name?: string): Targe
   return { name: name ?? (key === '' ? collection : `${collection}:${key}`), collection, key, value: v };
 }
 
-function stable(v: TargetValue): TargetValue {
+function stable(v: TargetValue, tx?: Transaction): TargetValue {
   v.stable = true;
+  tx?.memo?.attach(v);
   return v;
 }
 
 function pairs(tx: Transaction, collection: string, list: readonly (readonly [string, string])[]): TargetValue[] {
   let cached = tx.collectionCache.get(collection);
   if (!cached) {
-    cached = list.map(([k, v]) => stable(value(collection, k, v)));
+    cached = list.map(([k, v]) => stable(value(collection, k, v), tx));
     tx.collectionCache.set(collection, cached);
   }
   return cached;
@@ -57,7 +58,7 @@ function pairs(tx: Transaction, collection: string, list: readonly (readonly [st
 function names(tx: Transaction, collection: string, list: readonly (readonly [string, string])[]): TargetValue[] {
   let cached = tx.collectionCache.get(collection);
   if (!cached) {
-    cached = list.map(([k]) => stable(value(collection, k, k)));
+    cached = list.map(([k]) => stable(value(collection, k, k), tx));
     tx.collectionCache.set(collection, cached);
   }
   return cached;
@@ -67,7 +68,7 @@ function scalar(tx: Transaction, name: string, v: string | undefined): TargetVal
   if (v === undefined) return [];
   let cached = tx.collectionCache.get(name);
   if (!cached || cached[0]!.value !== v) {
-    cached = [stable(value(name, '', v))];
+    cached = [stable(value(name, '', v), tx)];
     tx.collectionCache.set(name, cached);
   }
   return cached;
@@ -93,7 +94,7 @@ export function collectionValues(tx: Transaction, collection: string): TargetVal
       let cached = tx.collectionCache.get(collection);
       if (!cached) {
         const isNames = collection === 'ARGS_NAMES';
-        const make = (list: readonly (readonly [string, string])[]) => list.map(([k, v]) => stable(value(collection, k, isNames ? k : v)));
+        const make = (list: readonly (readonly [string, string])[]) => list.map(([k, v]) => stable(value(collection, k, isNames ? k : v), tx));
         const getKey = `${collection} GET`;
         let get = tx.collectionCache.get(getKey);
         if (!get) {
@@ -302,12 +303,27 @@ function timeVariable(name: string, d: Date): string {
   }
 }
 
+const selectorMemo = new WeakMap<object, Map<string, boolean>>();
+
 function selectorMatches(selector: Selector, key: string, tx: Transaction): boolean {
   switch (selector.kind) {
     case 'key':
       return key.length === selector.key.length && key.toLowerCase() === selector.key;
-    case 'regex':
-      return selector.re.test(key, tx.budget);
+    case 'regex': {
+      // Names repeat across rules and requests (CRS excludes /__utm/ cookies in dozens of rules).
+      let memo = selectorMemo.get(selector.re);
+      if (!memo) {
+        memo = new Map();
+        selectorMemo.set(selector.re, memo);
+      }
+      let hit = memo.get(key);
+      if (hit === undefined) {
+        hit = selector.re.test(key, tx.budget);
+        if (memo.size >= 1024) memo.clear();
+        memo.set(key, hit);
+      }
+      return hit;
+    }
     case 'xpath':
       return true;
   }
@@ -324,7 +340,18 @@ function excluded(v: TargetValue, exclusions: readonly Exclusion[], tx: Transact
 /** The values a rule's target list yields, in order, with exclusions applied. */
 export function resolveTargets(tx: Transaction, rule: Rule): TargetValue[] {
   const runtime = tx.runtimeExclusions(rule);
-  const exclusions = runtime.length === 0 ? rule.exclusions : [...rule.exclusions, ...runtime];
+  if (rule.targetKey !== null && runtime.length === 0) {
+    let list = tx.targetCache.get(rule.targetKey);
+    if (list === undefined) {
+      list = resolveUncached(tx, rule, rule.exclusions);
+      tx.targetCache.set(rule.targetKey, list);
+    }
+    return list;
+  }
+  return resolveUncached(tx, rule, runtime.length === 0 ? rule.exclusions : [...rule.exclusions, ...runtime]);
+}
+
+function resolveUncached(tx: Transaction, rule: Rule, exclusions: readonly Exclusion[]): TargetValue[] {
   // The common case: one target, nothing excluded — the collection's own (cached) list.
   if (exclusions.length === 0 && rule.targets.length === 1 && !rule.targets[0]!.count) return selectTarget(tx, rule.targets[0]!);
   const out: TargetValue[] = [];
@@ -351,7 +378,23 @@ export function selectTarget(tx: Transaction, target: Target): TargetValue[] {
   }
   const all = collectionValues(tx, target.collection);
   if (sel === null || sel.kind === 'xpath') return all;
+  if (sel.kind === 'key') return byKey(tx, target.collection, all).get(sel.key) ?? [];
   return all.filter((v) => selectorMatches(sel, v.key, tx));
+}
+
+/** A collection indexed by lower-case key, built once per request (REQUEST_HEADERS:User-Agent is read by many rules). */
+function byKey(tx: Transaction, collection: string, all: TargetValue[]): Map<string, TargetValue[]> {
+  const cached = tx.keyIndex.get(collection);
+  if (cached !== undefined && cached.list === all) return cached.index;
+  const index = new Map<string, TargetValue[]>();
+  for (const v of all) {
+    const k = v.key.toLowerCase();
+    const list = index.get(k);
+    if (list) list.push(v);
+    else index.set(k, [v]);
+  }
+  tx.keyIndex.set(collection, { list: all, index });
+  return index;
 }
 
 /** %{...} in an action or operator parameter. Unknown or absent: the empty string. */
