@@ -140,13 +140,17 @@ function recordMatch(rule: Rule, tx: Transaction, target: TargetValue, form: str
   runActions(rule, tx);
 }
 
+const CAPTURE_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
 /** TX:0–9 from the match; groups that did not take part are removed, as ModSecurity does. */
 function setCaptures(tx: Transaction, captures: readonly (string | undefined)[]): void {
-  for (let i = 0; i <= 9; i++) {
+  const n = Math.min(10, Math.max(captures.length, tx.captureCount));
+  for (let i = 0; i < n; i++) {
     const c = captures[i];
-    if (c === undefined) tx.tx.delete(String(i));
-    else tx.tx.set(String(i), c);
+    if (c === undefined) tx.tx.delete(CAPTURE_KEYS[i]!);
+    else tx.tx.set(CAPTURE_KEYS[i]!, c);
   }
+  tx.captureCount = Math.min(10, captures.length);
 }
 
 function expand(tx: Transaction, macro: Macro): string {

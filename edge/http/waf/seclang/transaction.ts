@@ -87,6 +87,9 @@ export class Transaction {
   /** Per (set, shared target list): which of the set's patterns match any of the values (engine.ts). */
   readonly hitUnions = new Map<string, Uint8Array | null>();
 
+  /** TX:key (and other persistent collections) as one-value lists, while their value stays the same. */
+  readonly keyedValues = new Map<string, TargetValue[]>();
+
   /** Collections indexed by lower-case key, for the list they were built from. */
   readonly keyIndex = new Map<string, { list: TargetValue[]; index: Map<string, TargetValue[]> }>();
 
@@ -96,6 +99,8 @@ export class Transaction {
   bodyTruncated = false;
 
   matchedVar: TargetValue | null = null;
+  /** How many of TX:0-9 the last capture set (so the next one clears only those). */
+  captureCount = 0;
   matchedValue = '';
   matchedVars: { target: TargetValue; value: string }[] = [];
   highestSeverity = 255;
@@ -136,6 +141,10 @@ export class Transaction {
 
   isRemoved(rule: Rule): boolean {
     if (this.removedIds.length === 0 && this.removedByTag.length === 0 && this.removedByMsg.length === 0 && this.removedTagsExact.size === 0) return false;
+    return this.removedSlow(rule);
+  }
+
+  private removedSlow(rule: Rule): boolean {
     if (this.removedTagsExact.size > 0 && rule.tags.some((t) => this.removedTagsExact.has(t))) return true;
     for (const ids of this.removedIds) if (idInRanges(rule.id, ids)) return true;
     const budget = { windowsLeft: 1 << 30, exhausted: false };

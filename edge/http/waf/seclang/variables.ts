@@ -34,6 +34,8 @@ export const KNOWN_VARIABLES = new Set([
   'RESPONSE_CONTENT_TYPE', 'RESPONSE_CONTENT_LENGTH', 'STATUS_LINE', 'STREAM_INPUT_BODY', 'STREAM_OUTPUT_BODY',
 ]);
 
+const NONE: TargetValue[] = [];
+
 const PERSISTENT = new Set(['TX', 'ENV', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 
 function value(collection: string, key: string, v: string, name?: string): TargetValue {
@@ -371,10 +373,17 @@ function resolveUncached(tx: Transaction, rule: Rule, exclusions: readonly Exclu
 export function selectTarget(tx: Transaction, target: Target): TargetValue[] {
   const sel = target.selector;
   if (sel !== null && sel.kind === 'key' && PERSISTENT.has(target.collection)) {
-    // Direct lookup: TX:foo is read on almost every rule.
+    // Direct lookup: TX:foo is read on almost every rule (CRS's paranoia-level skips alone are
+    // dozens per request); the one-value list is reused while the value stays the same.
     const map = tx.persistent(target.collection);
     const v = map?.get(sel.key);
-    return v === undefined ? [] : [value(target.collection, sel.key, v)];
+    if (v === undefined) return NONE;
+    // target.text ("TX:foo" as written) is the same string object every time: a cheap key.
+    const cached = tx.keyedValues.get(target.text);
+    if (cached !== undefined && cached[0]!.value === v) return cached;
+    const list = [value(target.collection, sel.key, v)];
+    tx.keyedValues.set(target.text, list);
+    return list;
   }
   const all = collectionValues(tx, target.collection);
   if (sel === null || sel.kind === 'xpath') return all;
