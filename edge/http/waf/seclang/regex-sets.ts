@@ -78,13 +78,24 @@ export function attachRegexSets(ruleset: Ruleset): number {
     }
   }
   let sets = 0;
-  for (const [nodeId, rules] of groups) {
-    // A set of one still pays: its answers are remembered across requests.
-    const set = new PatternSet(nodeId, rules.map((r) => r.operator!.regex!.re2Source!));
+  // RE2 refuses a set whose program is too big (CRS 4 has large phrase lists); such a group is
+  // split in halves until each part compiles. A pattern that cannot join any set runs alone.
+  const build = (nodeId: number, rules: Rule[]): void => {
+    let set: PatternSet;
+    try {
+      set = new PatternSet(nodeId, rules.map((r) => r.operator!.regex!.re2Source!));
+    } catch {
+      if (rules.length === 1) return;
+      const half = rules.length >> 1;
+      build(nodeId, rules.slice(0, half));
+      build(nodeId, rules.slice(half));
+      return;
+    }
     rules.forEach((r, index) => {
       r.regexSlot = { set, index, unionKey: null };
     });
     sets++;
-  }
+  };
+  for (const [nodeId, rules] of groups) build(nodeId, rules);
   return sets;
 }
