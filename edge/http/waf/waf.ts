@@ -351,8 +351,9 @@ class WafImpl implements Waf {
     }
     const inspected = body === null ? null : body.length > this.bodyLimit ? body.subarray(0, this.bodyLimit) : body;
     tx.bodyTruncated = truncated;
-    if (inspected !== null && inspected.length > 0) {
-      let parsed: ParsedBody = tx.requestBodyAccess ? parseBody(inspected, r.header('content-type'), tx.bodyProcessor, this.bodyLimits) : emptyBody(null);
+    // ctl:requestBodyAccess=Off (a phase-1 rule) means the body is not looked at at all.
+    if (inspected !== null && inspected.length > 0 && tx.requestBodyAccess) {
+      let parsed: ParsedBody = parseBody(inspected, r.header('content-type'), tx.bodyProcessor, this.bodyLimits);
       const strictError = this.config.body.multipartStrict && parsed.multipart !== null && Object.values(parsed.multipart).some((v) => v === true) && parsed.error === null;
       const error = parsed.error ?? (strictError ? `multipart: ${Object.entries(parsed.multipart!).filter(([, v]) => v === true).map(([k]) => k).join(', ')}` : null);
       if (error !== null && !truncated) {

@@ -12,7 +12,7 @@ import type { FallbackLimits } from '../regex/compile.js';
 import { lexSecLang } from './lexer.js';
 import type { Directive } from './lexer.js';
 import type { OperatorCompileOptions } from './operators.js';
-import { BUILTIN_DEFAULT, compileRuleDirective, RuleCompileError, toExclusion, toTarget } from './rule-compiler.js';
+import { compileRuleDirective, RuleCompileError, toExclusion, toTarget } from './rule-compiler.js';
 import type { DefaultActions, RuleCompileContext } from './rule-compiler.js';
 import type { Marker, PhaseEntry, Rule, RuleEngineMode } from './rule.js';
 import { idInRanges, isMarker, parseIdRanges } from './rule.js';

@@ -3,7 +3,6 @@
 // name (compared case-insensitively, as ModSecurity's tables do); plain variables yield one value,
 // or none when the thing does not exist (no body, no such header), so that a rule — even a
 // negated one — does not run against it. "&" counts values instead.
-import { displayText } from '../bytes.js';
 import type { MacroRef } from './macros.js';
 import type { Exclusion, Rule, Selector, Target } from './rule.js';
 import { SEVERITIES } from './rule.js';
@@ -432,9 +431,4 @@ export function resolveMacro(tx: Transaction, ref: MacroRef): string {
   }
   const target: Target = { collection: c, selector: ref.key === null ? null : { kind: 'key', key: ref.key }, count: false, text: c };
   return selectTarget(tx, target)[0]?.value ?? '';
-}
-
-/** For logs: a value as readable text. */
-export function printable(v: string): string {
-  return displayText(v);
 }

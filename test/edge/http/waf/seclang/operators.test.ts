@@ -91,3 +91,16 @@ describe('operators (Reference Manual v2.x, "Operators")', () => {
     expect(() => compileOperator('rbl', false, 'x', options)).toThrow(expect.objectContaining({ kind: 'unsupported' }));
   });
 });
+
+describe('the Aho-Corasick phrase matcher (the @pm fallback when RE2 cannot take a phrase list)', () => {
+  it('finds phrases case-insensitively, overlapping ones too', async () => {
+    const { PhraseMatcher, parsePhraseFile } = await import('../../../../../edge/http/waf/seclang/phrase-matcher.js');
+    const m = new PhraseMatcher(['he', 'she', 'his', 'hers', '/etc/passwd']);
+    expect(m.find('uSHErs')).toBe('SHE');
+    expect(m.find('ahishers')).toBe('his');
+    expect(m.find('cat /ETC/passwd')).toBe('/ETC/passwd');
+    expect(m.find('nothing to see')).toBeNull();
+    expect(new PhraseMatcher([]).find('x')).toBeNull();
+    expect(parsePhraseFile('# c\n a \n\nb\r\n')).toEqual(['a', 'b']);
+  });
+});
