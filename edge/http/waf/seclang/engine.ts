@@ -77,6 +77,19 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
     }
     if (!rule.multiMatch) {
       const form = transformed(target, rule.transforms);
+      if (op.id >= 0 && target.stable === true) {
+        // The operator's answer for this value, remembered across requests (ValueMemo).
+        const answers = (target.opAnswers ??= []);
+        let answer = answers[op.id];
+        if (answer === undefined) {
+          answer = op.run(form, ctx);
+          if (!tx.budget.exhausted) answers[op.id] = answer;
+        }
+        if ((answer !== null) === op.negated) continue;
+        any = true;
+        recordMatch(rule, tx, target, form, answer);
+        continue;
+      }
       if (testOnly) {
         if (op.test!(form, ctx) === op.negated) continue;
         any = true;

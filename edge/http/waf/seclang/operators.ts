@@ -25,6 +25,8 @@ export interface OperatorMatch {
 export interface Operator {
   /** Lower-case name without "@". */
   readonly name: string;
+  /** For operators whose answer depends on the input alone: where per-value caches file it; -1 otherwise. */
+  readonly id: number;
   readonly negated: boolean;
   readonly param: string;
   /** The regex engine decision, for the load report (only @rx and regex-based operators). */
@@ -58,57 +60,20 @@ const MATCH_ALL: OperatorMatch = { captures: [] };
 /** Operators ModSecurity has that need outside services or files we do not inspect. */
 const UNSUPPORTED = new Set(['geolookup', 'rbl', 'gsblookup', 'inspectfile', 'fuzzyhash', 'rsub', 'verifycc', 'verifycpf', 'verifyssn', 'verifysvnr']);
 
+let nextOperatorId = 0;
+
 export function compileOperator(name: string, negated: boolean, param: string, options: OperatorCompileOptions): Operator {
   const op = compileBare(name, negated, param, options);
-  // Answers that depend on the input alone are remembered for short inputs: the same header
-  // values, cookie names and arguments come in request after request.
-  if (PURE.has(op.name) && compileMacro(param).constant) return memoized(op);
-  return op;
+  // The engine remembers, per value, the answers of operators that depend on the input alone
+  // (see ValueMemo): those get an id to file them under.
+  const pure = PURE.has(op.name) && compileMacro(param).constant;
+  return { ...op, id: pure ? nextOperatorId++ : -1 };
 }
 
 /** Operators whose answer is a function of the input (their parameter being constant). */
-const PURE = new Set(['rx', 'detectsqli', 'detectxss', 'validatebyterange', 'validateurlencoding', 'validateutf8encoding', 'pm', 'pmf', 'pmfromfile']);
-const MEMO_MAX_LENGTH = 256;
-const MEMO_MAX_ENTRIES = 2048;
+const PURE = new Set(['rx', 'detectsqli', 'detectxss', 'validatebyterange', 'validateurlencoding', 'validateutf8encoding', 'pm', 'pmf', 'pmfromfile', 'streq', 'contains', 'containsword', 'beginswith', 'endswith', 'within', 'eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
-function memoized(op: Operator): Operator {
-  const runs = new Map<string, OperatorMatch | null>();
-  const tests = new Map<string, boolean>();
-  const inner = op;
-  return {
-    name: op.name,
-    negated: op.negated,
-    param: op.param,
-    ...(op.regex ? { regex: op.regex } : {}),
-    run(input, ctx) {
-      if (input.length > MEMO_MAX_LENGTH) return inner.run(input, ctx);
-      let m = runs.get(input);
-      if (m === undefined) {
-        m = inner.run(input, ctx);
-        // The bounded regex fallback may give up on a budget: such an answer is not remembered.
-        if (!ctx.budget.exhausted) {
-          if (runs.size >= MEMO_MAX_ENTRIES) runs.clear();
-          runs.set(input, m);
-        }
-      }
-      return m;
-    },
-    test(input, ctx) {
-      if (input.length > MEMO_MAX_LENGTH) return inner.test ? inner.test(input, ctx) : inner.run(input, ctx) !== null;
-      let t = tests.get(input);
-      if (t === undefined) {
-        t = inner.test ? inner.test(input, ctx) : inner.run(input, ctx) !== null;
-        if (!ctx.budget.exhausted) {
-          if (tests.size >= MEMO_MAX_ENTRIES) tests.clear();
-          tests.set(input, t);
-        }
-      }
-      return t;
-    },
-  };
-}
-
-function compileBare(name: string, negated: boolean, param: string, options: OperatorCompileOptions): Operator {
+function compileBare(name: string, negated: boolean, param: string, options: OperatorCompileOptions): Omit<Operator, 'id'> {
   const lname = name.toLowerCase();
   const base = { name: lname, negated, param };
   if (UNSUPPORTED.has(lname)) throw new OperatorError(`operator @${name} is not supported`, 'unsupported');

@@ -34,6 +34,11 @@ export class TransformTrie {
   }
 }
 
+/** What an operator answered for a value: the captures of a match (empty when it has none). */
+export interface OperatorAnswer {
+  readonly captures: readonly (string | undefined)[];
+}
+
 /** A value seen by rules, with its per-request cache of transformed forms. */
 export interface TargetValue {
   /** MATCHED_VAR_NAME, e.g. "ARGS:q", "REQUEST_HEADERS:user-agent", "REQUEST_URI". */
@@ -46,6 +51,8 @@ export interface TargetValue {
   cache?: (string | undefined)[];
   /** Built once per request (a request collection), so per-value caches are worth keeping. */
   stable?: boolean;
+  /** Answers of pure operators by Operator.id (engine.ts): a match, or null for none. */
+  opAnswers?: (OperatorAnswer | null | undefined)[];
   /** RE2.Set results per set (see regex-sets.ts). */
   setHits?: (readonly number[] | null | undefined)[];
 }
@@ -91,7 +98,7 @@ export function everyForm(target: TargetValue, node: ChainNode): string[] {
  * only costs us the work we would do without it.
  */
 export class ValueMemo {
-  private readonly records = new Map<string, { cache: (string | undefined)[]; setHits: (readonly number[] | null | undefined)[] }>();
+  private readonly records = new Map<string, { cache: (string | undefined)[]; setHits: (readonly number[] | null | undefined)[]; opAnswers: (OperatorAnswer | null | undefined)[] }>();
 
   constructor(
     private readonly maxEntries = 8192,
@@ -105,10 +112,11 @@ export class ValueMemo {
     let rec = this.records.get(v);
     if (rec === undefined) {
       if (this.records.size >= this.maxEntries) this.records.clear();
-      rec = { cache: [], setHits: [] };
+      rec = { cache: [], setHits: [], opAnswers: [] };
       this.records.set(v, rec);
     }
     target.cache = rec.cache;
     target.setHits = rec.setHits;
+    target.opAnswers = rec.opAnswers;
   }
 }
