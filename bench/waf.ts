@@ -7,7 +7,10 @@
 // CRS cell makes every query value and session cookie unique, so that the engine's per-value
 // caches cannot make repeated traffic look cheaper than new traffic is.
 //
+// Then proxy requests per second through the real edge with the WAF on and off, in the same run.
+//
 // Run: keyless bench waf [options]      (node bin/keyless.js bench waf)
+//   --no-proxy      skip the proxy comparison
 //   --seconds N     measured time per configuration (default 5; plus a warm-up of a fifth of it)
 //   --benign-share F  fraction of benign requests in the mix (default 0.8)
 //   --paranoia N    CRS paranoia level (default 1)
@@ -99,6 +102,51 @@ async function measure(name: string, waf: Waf, requests: ReturnType<typeof mix>,
   };
 }
 
+/**
+ * Proxy requests per second through two edges in their own processes, one without a WAF and one
+ * with CRS at the given paranoia level, in front of the same origin and key server, with wrk.
+ */
+async function proxyWithAndWithoutWaf(seconds: number, paranoiaLevel: number): Promise<{ route: string; off: number; on: number; p50On: number }[] | undefined> {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write('bench waf: wrk is not installed; the proxy comparison is skipped (.ci/run installs it)\n');
+    return undefined;
+  }
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { startKeyServerUnderTest } = await import('./lib/keyserver-under-test.js');
+  const { startBenchScript } = await import('./lib/bench-server-process.js');
+  const { startEdgeUnderTest } = await import('./lib/edge-under-test.js');
+  const { measureRoute } = await import('./proxy.js');
+  const keyServer = await startKeyServerUnderTest();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'keyless-waf-proxy-'));
+  const origin = await startBenchScript('proxy-origin.ts', ['--pki', keyServer.pki.dir]);
+  const edges: { stop(): Promise<void> }[] = [];
+  try {
+    const common = { pki: keyServer.pki, keyServer: keyServer.address, originPort: origin.port, dir };
+    const off = await startEdgeUnderTest({ ...common, name: 'waf-off' });
+    edges.push(off);
+    const on = await startEdgeUnderTest({ ...common, name: 'waf-on', extra: `waf: { managed: { crs: auto, required: true, paranoiaLevel: ${paranoiaLevel} } }\n` });
+    edges.push(on);
+    const load = { connections: 32, threads: 1, seconds };
+    const rows: { route: string; off: number; on: number; p50On: number }[] = [];
+    for (const route of ['cache hit', 'pass-through'] as const) {
+      const a = await measureRoute(off.port, route, load);
+      const b = await measureRoute(on.port, route, load);
+      rows.push({ route, off: a.requestsPerSecond, on: b.requestsPerSecond, p50On: b.p50Ms });
+    }
+    return rows;
+  } finally {
+    for (const e of edges) await e.stop();
+    await origin.stop();
+    await keyServer.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -108,6 +156,7 @@ export async function run(args: string[]): Promise<number> {
       paranoia: { type: 'string', default: '1' },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'no-proxy': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -170,6 +219,7 @@ export async function run(args: string[]): Promise<number> {
     ratioP50: crs.p50 / base.p50,
     targetP50Ms: 0.3,
     quick: values.quick,
+    proxy: values['no-proxy'] ? undefined : await proxyWithAndWithoutWaf(values.quick ? 1 : Math.max(2, Math.round(seconds)), paranoiaLevel),
   };
   if (values.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -185,6 +235,14 @@ export async function run(args: string[]): Promise<number> {
     ...cells.map((c) => `${c.name.padEnd(30)} ${String(c.requests).padStart(9)} ${f(c.p50).padStart(8)} ${f(c.p99).padStart(8)} ${f(c.benignP50).padStart(11)} ${f(c.attackP50).padStart(11)} ${f(c.mean).padStart(8)} ${f(c.cpuMicrosPerRequest, 0).padStart(11)}`),
     '',
     `CRS p50 is ${f(result.ratioP50, 1)}× the baseline's; target p50 ≤ ${result.targetP50Ms} ms: ${crs.p50 <= result.targetP50Ms ? 'met' : 'NOT met'}`,
+    ...(result.proxy
+      ? [
+          '',
+          `proxy through the edge (wrk -t1 -c32, keep-alive TLS 1.3, 1 KiB; the WAF with CRS PL${paranoiaLevel} vs no WAF):`,
+          `${'route'.padEnd(14)} ${'WAF off req/s'.padStart(14)} ${'WAF on req/s'.padStart(13)} ${'on/off'.padStart(7)} ${'p50 on ms'.padStart(10)}`,
+          ...result.proxy.map((r) => `${r.route.padEnd(14)} ${r.off.toFixed(0).padStart(14)} ${r.on.toFixed(0).padStart(13)} ${(r.on / r.off).toFixed(2).padStart(7)} ${r.p50On.toFixed(2).padStart(10)}`),
+        ]
+      : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
