@@ -124,7 +124,20 @@ function rawHeaders(headers: HeaderMap): string[] {
 export function createPipeline(initial: PipelineStages, limits: PipelineLimits, log: Logger, metrics: PipelineMetrics): Pipeline {
   let stages = initial;
 
-  const hostLabel = (host: string): string => (stages.origin.route(host) ? host.replace(/:\d+$/, '') : 'unrouted');
+  // The metric label of a Host header: the configured name, or "unrouted" (bounded cardinality).
+  // Remembered per Host value for the current stages; the map is bounded like the label set.
+  let labels = new Map<string, string>();
+  let labelsFor: PipelineStages | undefined;
+  const hostLabel = (host: string): string => {
+    if (labelsFor !== stages || labels.size > 10_000) {
+      labels = new Map();
+      labelsFor = stages;
+    }
+    let label = labels.get(host);
+    if (label === undefined) labels.set(host, (label = stages.origin.route(host) ? host.replace(/:\d+$/, '') : 'unrouted'));
+    return label;
+  };
+  const accessLog = log.isLevelEnabled('info');
   // prom-client hashes a label object on every call; the per-label children are kept instead.
   const counters = new Map<string, { inc(): void }>();
   const histograms = new Map<string, { observe(value: number): void }>();
@@ -142,6 +155,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
     res.once('close', () => {
       const status = res.statusCode;
       countRequest(hostLabel(request.host), status, (performance.now() - started) / 1000);
+      if (!accessLog) return;
       const path = request.url.split('?', 1)[0];
       log.info(
         {
