@@ -49,6 +49,11 @@ export interface TlsConnectionOptions {
 /** RFC 8446 leaves the number of empty application_data records open; like OpenSSL, we stop a flood of them. */
 const MAX_CONSECUTIVE_EMPTY_RECORDS = 32;
 const DEFAULT_EARLY_DATA_SKIP = 1 << 16;
+/**
+ * The abort reason of a connection that went away. A fixed object: abort() without a reason makes
+ * a DOMException, whose stack trace costs more than the rest of the abort.
+ */
+const CONNECTION_CLOSED = Object.freeze({ name: 'AbortError', code: 'TLS_CONNECTION_CLOSED', message: 'the TLS connection closed' });
 /** How long a failed connection waits for its alert to leave before the socket is destroyed. */
 const ALERT_LINGER_MS = 1_000;
 /** Up to this many bytes, a flush is joined into one buffer before it is written. */
@@ -433,7 +438,7 @@ export class TlsServerConnection extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#handshakeTimer);
-    this.#abort.abort();
+    this.#abort.abort(CONNECTION_CLOSED);
     const socket = this.#socket;
     if (this.#failed) {
       // After a failure the socket is closing itself once the alert is out (destroySoon).
@@ -515,7 +520,7 @@ export class TlsServerConnection extends Duplex {
         // The alert could not be sealed (a record limit): close without it.
       }
     }
-    this.#abort.abort();
+    this.#abort.abort(CONNECTION_CLOSED);
     socket.destroySoon();
     // A client that does not read its alert must not hold the socket open.
     setTimeout(() => socket.destroy(), ALERT_LINGER_MS).unref();

@@ -133,7 +133,14 @@ function sendCertificate(io: HandshakeIo, certificate: CertificateChoice): void 
 async function sendCertificateVerify(io: HandshakeIo, certificate: CertificateChoice, serverName: string | undefined): Promise<void> {
   const transcriptHash = io.transcript.currentHash();
   const timeoutMs = io.settings.signatureTimeoutMs;
-  const signal = AbortSignal.any([io.signal, AbortSignal.timeout(timeoutMs)]);
+  // One controller for the deadline and the connection going away (AbortSignal.any and
+  // AbortSignal.timeout each cost a signal, listeners and a DOMException on every handshake).
+  const controller = new AbortController();
+  const onClose = (): void => controller.abort(io.signal.reason);
+  if (io.signal.aborted) onClose();
+  else io.signal.addEventListener('abort', onClose, { once: true });
+  const timer = setTimeout(() => controller.abort(SIGNATURE_TIMEOUT), timeoutMs);
+  const signal = controller.signal;
   let signature: Buffer;
   try {
     signature = await certificate.key.signer.sign(
@@ -144,7 +151,10 @@ async function sendCertificateVerify(io: HandshakeIo, certificate: CertificateCh
     );
   } catch (err) {
     if (io.signal.aborted) throw localFailure('the connection closed while its signature was pending', 'TLS_ERR_CLOSED_WHILE_SIGNING');
-    throw signingFailure(err, timeoutMs, certificate.key.name);
+    throw signingFailure(signal.aborted && signal.reason === SIGNATURE_TIMEOUT ? SIGNATURE_TIMEOUT : err, timeoutMs, certificate.key.name);
+  } finally {
+    clearTimeout(timer);
+    io.signal.removeEventListener('abort', onClose);
   }
   if (io.signal.aborted) throw localFailure('the connection closed while its signature was pending', 'TLS_ERR_CLOSED_WHILE_SIGNING');
   io.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: certificate.scheme, signature }));
@@ -171,6 +181,9 @@ function sendFinished(
   io.installWriteKey(serverApplication);
   return new ExpectFinished(clientHandshake, clientApplication, serverApplication, exporter);
 }
+
+/** The abort reason when the signature deadline passes. */
+const SIGNATURE_TIMEOUT = Object.freeze({ name: 'TimeoutError', code: 'TLS_ERR_SIGNATURE_TIMEOUT', message: 'signature deadline passed' });
 
 const SIGNER_CODES: Record<string, string> = {
   SIGNER_UNAVAILABLE: 'TLS_ERR_KEY_SERVER_UNAVAILABLE',
