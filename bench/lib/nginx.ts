@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { DevPkiLayout } from '../../certs/index.js';
+import { stopChild } from './bench-server-process.js';
 
 export interface NginxUnderTest {
   readonly port: number;
@@ -80,11 +81,7 @@ http {
   return {
     port,
     pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGQUIT');
-      }),
+    // SIGQUIT: nginx's graceful shutdown.
+    stop: () => stopChild(child, 'SIGQUIT'),
   };
 }

@@ -1,19 +1,10 @@
 // The key-server benchmark in its tiny mode, so the script cannot rot: it starts a key server in
 // its own process, signs a few hundred times through the edge client, and prints its table. The
 // figures of a --quick run mean nothing and are not looked at.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runKeyless } from '../helpers/run-keyless.js';
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/keyless.js', 'bench', 'keyserver', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runBench = (args: string[]) => runKeyless(['bench', 'keyserver', ...args]);
 
 describe('keyless bench keyserver --quick', () => {
   it('prints the raw baseline and one row per algorithm, RPC and concurrency, with an intact audit chain', async () => {

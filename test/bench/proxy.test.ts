@@ -1,21 +1,14 @@
 // The proxy benchmark in its tiny mode, so the script cannot rot: key server, origin, edge and
 // nginx in their own processes, wrk against both. The figures of a --quick run mean nothing.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runKeyless } from '../helpers/run-keyless.js';
 import { hasTool } from '../interop/real-stack.js';
 
 const present = (await hasTool('wrk', 'the proxy benchmark smoke test')) && (await hasTool('nginx', 'the proxy benchmark smoke test'));
 
 describe.skipIf(!present)('keyless bench proxy --quick', () => {
   it('prints cache-hit and pass-through rows for the edge and nginx, whatever the figures', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['bin/keyless.js', 'bench', 'proxy', '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('exit', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
+    const { code, stdout, stderr } = await runKeyless(['bench', 'proxy', '--quick']);
     expect(code, stderr).toBe(0);
     for (const route of ['cache hit', 'pass-through']) {
       expect(stdout).toMatch(new RegExp(`^${route} +nginx \\(1 worker\\) +\\d+ .* \\d+$`, 'm'));

@@ -1,18 +1,9 @@
 // The handshake and bulk benchmarks in their tiny mode, so the scripts cannot rot: each starts its
 // servers in their own processes and prints its table. The figures of a --quick run mean nothing.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runKeyless } from '../helpers/run-keyless.js';
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/keyless.js', 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runBench = (args: string[]) => runKeyless(['bench', ...args]);
 
 describe('keyless bench handshake --quick', () => {
   it('measures the keyless edge and node:tls for both key types, without errors', async () => {

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.js';
 import { startKeyServerFixture, type KeyServerFixture } from '../helpers/keyserver-fixture.js';
+import { startRealStack, type RealStack } from '../interop/real-stack.js';
 
 interface Answer {
   readonly status: number;
@@ -35,19 +36,16 @@ function get(port: number, ca: Buffer, options: tls.ConnectionOptions = {}): Pro
 }
 
 describe('the edge with one key server', () => {
+  let stack: RealStack;
   let keyServer: KeyServerFixture;
   let edge: EdgeFixture;
   let ca: Buffer;
 
   beforeAll(async () => {
-    keyServer = await startKeyServerFixture();
-    edge = await startEdgeFixture({ pki: keyServer.pki, keyServers: [keyServer.address] });
-    ca = await readFile(keyServer.pki.edge.ca);
+    stack = await startRealStack();
+    ({ keyServer, edge, ca } = stack);
   });
-  afterAll(async () => {
-    await edge?.close();
-    await keyServer?.stop();
-  });
+  afterAll(async () => stack?.stop());
 
   it('completes a handshake whose signature the key server made and audited', async () => {
     const answer = await get(edge.port, ca);
@@ -124,19 +122,16 @@ describe('the edge with two key servers', () => {
 });
 
 describe('reload', () => {
+  let stack: RealStack;
   let keyServer: KeyServerFixture;
   let edge: EdgeFixture;
   let ca: Buffer;
 
   beforeAll(async () => {
-    keyServer = await startKeyServerFixture();
-    edge = await startEdgeFixture({ pki: keyServer.pki, keyServers: [keyServer.address] });
-    ca = await readFile(keyServer.pki.edge.ca);
+    stack = await startRealStack();
+    ({ keyServer, edge, ca } = stack);
   });
-  afterAll(async () => {
-    await edge?.close();
-    await keyServer?.stop();
-  });
+  afterAll(async () => stack?.stop());
 
   it('swaps in new certificate chains for new connections, keeping open ones', async () => {
     const { writeFile } = await import('node:fs/promises');
