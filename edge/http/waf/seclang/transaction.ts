@@ -15,6 +15,9 @@ import { expandMacro } from './macros.js';
 import type { Macro, MacroRef } from './macros.js';
 import { resolveMacro } from './variables.js';
 
+/** What runtimeExclusions answers when no ctl:ruleRemoveTarget* ran: one shared empty list, not a new one per rule. */
+const NO_EXCLUSIONS: readonly Exclusion[] = Object.freeze([]);
+
 /** One rule (chain) that matched and is logged. */
 export interface RuleMatch {
   readonly ruleId: number;
@@ -155,7 +158,7 @@ export class Transaction {
 
   /** Exclusions added at run time (ctl:ruleRemoveTarget*) for this rule. */
   runtimeExclusions(rule: Rule): readonly Exclusion[] {
-    if (this.targetRemovals.length === 0) return [];
+    if (this.targetRemovals.length === 0) return NO_EXCLUSIONS;
     const out: Exclusion[] = [];
     for (const r of this.targetRemovals) if (r.applies(rule)) out.push(...r.exclusions);
     return out;

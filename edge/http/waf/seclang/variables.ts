@@ -384,6 +384,15 @@ export function selectTarget(tx: Transaction, target: Target): TargetValue[] {
     tx.keyedValues.set(target.text, list);
     return list;
   }
+  if (sel !== null && sel.kind === 'regex' && PERSISTENT.has(target.collection)) {
+    // TX:/^HEADER_NAME_/ and the like: test the keys first and build values only for those that
+    // match (usually none), rather than a value for every one of the hundred-odd TX entries.
+    const map = tx.persistent(target.collection);
+    if (!map) return NONE;
+    let out: TargetValue[] | null = null;
+    for (const [k, v] of map) if (selectorMatches(sel, k, tx)) (out ??= []).push(value(target.collection, k, v));
+    return out ?? NONE;
+  }
   const all = collectionValues(tx, target.collection);
   if (sel === null || sel.kind === 'xpath') return all;
   if (sel.kind === 'key') return byKey(tx, target.collection, all).get(sel.key) ?? [];
