@@ -114,6 +114,13 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
         try {
           if (batch.requests.length > limits.maxBatchSize) {
             host.log.warn({ peer, identity: identity?.name, size: batch.requests.length }, 'SignStream batch too large; stream closed');
+            // Every request of the batch is a decision (refused) and gets its audit line; the
+            // batch itself is bounded by the gRPC message size limit.
+            const now = performance.now();
+            for (const req of batch.requests) {
+              const ctx: CallContext = { identity, peer, deadlineAt: now, cancelled: cancelled.signal };
+              refuseSign(host.deps, ctx, req, 'BAD_REQUEST', `a SignStream batch of ${batch.requests.length} requests; at most ${limits.maxBatchSize}`).catch(() => undefined);
+            }
             cancelled.abort();
             call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `at most ${limits.maxBatchSize} requests per batch` });
             return;
@@ -164,7 +171,8 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
       const keys = identity
         ? state
             .listKeys()
-            .map((key) => ({ key, ops: [...state.policy.operationsFor(identity, key)] }))
+            // Only what the key can do as well as what the policy allows: no RAW_DIGEST for a key whose store cannot sign digests.
+            .map((key) => ({ key, ops: [...state.policy.operationsFor(identity, key)].filter((op) => op !== 'raw-digest' || key.digestSchemes.length > 0) }))
             .filter(({ ops }) => ops.length > 0)
             .map(({ key, ops }) => ({
               key_id: key.keyId,

@@ -2,7 +2,7 @@
 // listener, and reloads. A configuration generation (key stores + policy + limits) is built
 // completely before it replaces the old one; requests already running keep the generation they
 // started with, and old key stores are closed only once those requests are done.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, service as healthService } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -15,6 +15,7 @@ import { loadKeyServerConfig } from './config.js';
 import { createKeyServiceHandlers } from './grpc-service.js';
 import type { ServiceHost, ServiceLimits } from './grpc-service.js';
 import { FileKeyStore } from './keystore/file-store.js';
+import { KeyStoreError } from './keystore/key-store.js';
 import type { KeyStore, SigningKey } from './keystore/key-store.js';
 import { Pkcs11KeyStore } from './keystore/pkcs11-store.js';
 import { createKeyServerMetrics } from './metrics.js';
@@ -41,6 +42,11 @@ async function readPin(store: Extract<KeyStoreConfig, { type: 'pkcs11' }>): Prom
     if (pin === undefined || pin === '') throw new Error(`PKCS#11 PIN environment variable ${store.pinEnv} is not set`);
     return pin;
   }
+  // The PIN file is as secret as a key file, and refused on the same terms (as the config promises: "a 0600 file").
+  const mode = (await stat(store.pinFile!)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new KeyStoreError('KEYSTORE_INSECURE_PERMISSIONS', `PIN file ${store.pinFile} has mode 0${mode.toString(8).padStart(3, '0')}: group and others must have no access (chmod 600)`);
+  }
   const text = await readFile(store.pinFile!, 'utf8');
   return text.trim();
 }
@@ -60,11 +66,31 @@ async function openStore(config: KeyStoreConfig): Promise<KeyStore> {
   });
 }
 
+/**
+ * Settings a running key server cannot change (the sockets, the audit log's files, the gRPC
+ * message limit, the logger), compared with what it started with, so that a later reload still
+ * reports a change an earlier one could not apply.
+ */
+export function settingsNeedingRestart(running: KeyServerConfig, next: KeyServerConfig): string[] {
+  const fields: Array<[string, unknown, unknown]> = [
+    ['listen', running.listen, next.listen],
+    ['observability.listen', running.observability.listen, next.observability.listen],
+    ['audit.dir', running.audit.dir, next.audit.dir],
+    ['audit.maxFileBytes', running.audit.maxFileBytes, next.audit.maxFileBytes],
+    ['audit.maxBatchDelayMs', running.audit.maxBatchDelayMs, next.audit.maxBatchDelayMs],
+    ['limits.maxMessageBytes', running.limits.maxMessageBytes, next.limits.maxMessageBytes],
+    ['log.level', running.log.level, next.log.level],
+  ];
+  return fields.filter(([, a, b]) => a !== b).map(([name]) => name);
+}
+
 async function buildGeneration(number: number, config: KeyServerConfig, log: Logger): Promise<Generation> {
   const stores: LoadedStore[] = [];
   try {
     for (const storeConfig of config.keyStores) {
       const store = await openStore(storeConfig);
+      // Keys on the token the store could not use (when no selector named them): say which and why.
+      if (store instanceof Pkcs11KeyStore) for (const s of store.skipped) log.warn({ store: store.name, key: s.source, reason: s.reason }, 'PKCS#11 key skipped');
       stores.push({ store, limit: new ConcurrencyLimit(storeConfig.maxInFlight, config.limits.maxQueuedPerStore) });
     }
   } catch (err) {
@@ -112,6 +138,8 @@ export class KeyServer {
   private readonly rateLimiter = new RateLimiter();
   private observability: ObservabilityServer | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** The configuration the process started with: what the settings a reload cannot change still are. */
+  private readonly startedWith: KeyServerConfig;
   readonly metrics: KeyServerMetrics;
   port = 0;
 
@@ -120,6 +148,7 @@ export class KeyServer {
     private readonly audit: AuditLog,
     private readonly options: KeyServerOptions,
   ) {
+    this.startedWith = config;
     this.metrics = createKeyServerMetrics({
       processMetrics: options.processMetrics ?? false,
       storeStats: () => this.generation?.stores.map((s) => ({ store: s.store.name, inFlight: s.limit.inFlight, queued: s.limit.queued })) ?? [],
@@ -219,8 +248,9 @@ export class KeyServer {
     const file = this.options.configFile;
     try {
       const config = file ? await loadKeyServerConfig(file) : this.config;
-      if (config.listen !== this.config.listen || config.audit.dir !== this.config.audit.dir) {
-        this.log.warn('listen address and audit directory changes need a restart; the rest of the new configuration is applied');
+      const needRestart = settingsNeedingRestart(this.startedWith, config);
+      if (needRestart.length > 0) {
+        this.log.warn({ fields: needRestart }, `changes to ${needRestart.join(', ')} need a restart (the running values stay); the rest of the new configuration is applied`);
       }
       const next = await buildGeneration(++this.generationCounter, config, this.log);
       try {

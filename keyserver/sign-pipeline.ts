@@ -121,6 +121,24 @@ function signingPayload(req: SignRequestMessage, scheme: SignatureScheme): Buffe
   }
 }
 
+/** Bounds on what a caller may send (longer: BAD_REQUEST, audited with the field cut short). */
+const MAX_REQUEST_ID = 128;
+const MAX_SNI = 253;
+/** An IPv6 address with a zone, or an IPv4-mapped one, fits. */
+const MAX_CLIENT_IP = 64;
+/** The most of any caller-supplied field an audit line carries. */
+const AUDIT_FIELD_MAX = 256;
+
+/** `value`, or its first `max` characters and how many were cut. */
+function forAudit(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…[${value.length - max} more characters]`;
+}
+
+/** A scheme's name for metrics labels: only the schemes we know, so that callers cannot mint label values. */
+function schemeLabel(scheme: SignatureScheme): string {
+  return schemeInfo(scheme) ? schemeName(scheme) : 'unknown';
+}
+
 function isInputError(err: unknown): err is Error & { code: string } {
   const code = (err as { code?: unknown }).code;
   return err instanceof Error && typeof code === 'string' && code.startsWith('SIGNING_INPUT_');
@@ -131,6 +149,7 @@ const STORE_REFUSALS = {
   KEYSTORE_DEADLINE: 'DEADLINE_EXCEEDED',
   KEYSTORE_CANCELLED: 'CANCELLED',
   KEYSTORE_OVERLOADED: 'OVERLOADED',
+  KEYSTORE_UNSUPPORTED: 'UNSUPPORTED_SCHEME',
 } as const satisfies Partial<Record<KeyStoreErrorCode, ErrorCode>>;
 
 function isStoreRefusal(err: unknown): err is KeyStoreError & { code: keyof typeof STORE_REFUSALS } {
@@ -155,7 +174,10 @@ export async function handleSign(
   try {
     if (!ctx.identity) throw new Refusal('UNAUTHENTICATED', 'no verified client certificate');
     if (!/^[0-9a-f]{64}$/.test(req.key_id)) throw new Refusal('BAD_REQUEST', 'key_id must be 64 lowercase hex characters');
-    if (req.request_id.length > 128) throw new Refusal('BAD_REQUEST', 'request_id longer than 128 characters');
+    if (req.request_id.length > MAX_REQUEST_ID) throw new Refusal('BAD_REQUEST', `request_id longer than ${MAX_REQUEST_ID} characters`);
+    // RFC 6066 §3: a host_name is at most 2^16-1 bytes on the wire, but a DNS name is at most 253 characters.
+    if (req.sni.length > MAX_SNI) throw new Refusal('BAD_REQUEST', `sni longer than ${MAX_SNI} characters`);
+    if (req.client_ip.length > MAX_CLIENT_IP) throw new Refusal('BAD_REQUEST', `client_ip longer than ${MAX_CLIENT_IP} characters`);
     if (operation === 'unknown') throw new Refusal('BAD_REQUEST', 'the request names no operation');
     if (state.policy.rulesFor(ctx.identity).length === 0) throw new Refusal('NOT_ALLOWED', 'no policy rule names this edge');
     const found = state.findKey(req.key_id);
@@ -167,7 +189,10 @@ export async function handleSign(
     }
     const limit = state.policy.rateLimitFor(ctx.identity);
     if (limit && !deps.rateLimiter.take(ctx.identity.name, limit)) throw new Refusal('RATE_LIMITED', 'rate limit exceeded');
-    if (!key.schemes.includes(scheme)) throw new Refusal('UNSUPPORTED_SCHEME', `this key cannot produce ${schemeName(scheme)}`);
+    if (!key.schemes.includes(scheme)) throw new Refusal('UNSUPPORTED_SCHEME', `this key cannot produce ${schemeLabel(scheme)}`);
+    if (operation === 'raw-digest' && !key.digestSchemes.includes(scheme)) {
+      throw new Refusal('UNSUPPORTED_SCHEME', `this key store cannot sign a precomputed digest with ${schemeLabel(scheme)}`);
+    }
     let payload: Buffer;
     try {
       payload = signingPayload(req, scheme);
@@ -181,7 +206,8 @@ export async function handleSign(
         if (ctx.cancelled.aborted) throw new Refusal('CANCELLED', 'the caller cancelled');
         if (performance.now() >= ctx.deadlineAt) throw new Refusal('DEADLINE_EXCEEDED', 'deadline passed before signing');
         // The store checks both again at the moment it uses the key (a signing thread may be busy).
-        return operation === 'raw-digest' ? key.signDigest(scheme, payload) : key.sign(scheme, payload, { deadlineAt: ctx.deadlineAt, signal: ctx.cancelled });
+        const guard = { deadlineAt: ctx.deadlineAt, signal: ctx.cancelled };
+        return operation === 'raw-digest' ? key.signDigest(scheme, payload, guard) : key.sign(scheme, payload, guard);
       },
       () => AbortSignal.any([ctx.cancelled, AbortSignal.timeout(Math.max(0, Math.ceil(ctx.deadlineAt - performance.now())))]),
     );
@@ -244,12 +270,14 @@ async function finish(deps: PipelineDeps, ctx: CallContext, req: SignRequestMess
       decision,
       identity: ctx.identity,
       peer: ctx.peer,
-      keyId: req.key_id,
+      // What the caller sent, cut to a bound, so that every decision has its line, even a
+      // refusal of a request whose fields are too long (the line itself has a size limit).
+      keyId: forAudit(req.key_id, AUDIT_FIELD_MAX),
       scheme: schemeName(scheme),
       operation,
-      sni: req.sni,
-      clientIp: req.client_ip,
-      requestId: req.request_id,
+      sni: forAudit(req.sni, AUDIT_FIELD_MAX),
+      clientIp: forAudit(req.client_ip, AUDIT_FIELD_MAX),
+      requestId: forAudit(req.request_id, AUDIT_FIELD_MAX),
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       outcome,
       ...(reason !== undefined ? { reason } : {}),
@@ -264,12 +292,12 @@ async function finish(deps: PipelineDeps, ctx: CallContext, req: SignRequestMess
 
   deps.metrics.operations.inc({
     key: keyLabel,
-    scheme: schemeName(scheme),
+    scheme: schemeLabel(scheme),
     identity: ctx.identity?.name ?? 'unauthenticated',
     operation,
     outcome,
   });
-  if (outcome === 'OK') deps.metrics.signSeconds.observe({ scheme: schemeName(scheme) }, (performance.now() - started) / 1000);
+  if (outcome === 'OK') deps.metrics.signSeconds.observe({ scheme: schemeLabel(scheme) }, (performance.now() - started) / 1000);
 
   return { request_id: req.request_id, signature: signature ?? Buffer.alloc(0), error: outcome, message: reason ?? '' };
 }

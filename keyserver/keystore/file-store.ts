@@ -16,7 +16,7 @@ import { hashLength, schemeInfo } from '../../common/signature-scheme.js';
 import type { KeyAlgorithm, SchemeInfo, SignatureScheme } from '../../common/signature-scheme.js';
 import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { emsaPssEncode } from './emsa-pss.js';
-import { KeyStoreError } from './key-store.js';
+import { checkGuard, KeyStoreError } from './key-store.js';
 import type { KeyStore, SignGuard, SigningKey } from './key-store.js';
 import { SignWorkerError, SignWorkerPool } from './sign-worker-pool.js';
 import { acceptedAlgorithm, checkDigestLength, digestInfo, keyIdOf, sameSpki, schemesForKey } from './key-material.js';
@@ -200,6 +200,7 @@ type SignParams = { readonly hash: string | null; readonly key: KeyObject | Sign
 class FileSigningKey implements SigningKey {
   readonly keyId: string;
   readonly schemes: readonly SignatureScheme[];
+  readonly digestSchemes: readonly SignatureScheme[];
   readonly hostnames?: readonly string[];
   /** Per scheme, the arguments of crypto.sign, built once. */
   private readonly signParams: ReadonlyMap<SignatureScheme, SignParams>;
@@ -216,6 +217,8 @@ class FileSigningKey implements SigningKey {
   ) {
     this.keyId = keyIdOf(publicKey);
     this.schemes = Object.freeze(schemesForKey(privateKey, algorithm));
+    // Raw RSA (privateEncrypt) is what signDigest uses: rsaEncryption keys only; see signDigest.
+    this.digestSchemes = Object.freeze(algorithm === 'rsa' ? this.schemes.filter((s) => schemeInfo(s)!.hash !== null) : []);
     if (certificate) this.hostnames = Object.freeze(certificateHostnames(certificate));
     this.signParams = new Map(this.schemes.map((s) => [s, signParamsFor(privateKey, schemeInfo(s)!)]));
     this.threadSigners = new Map(signing.mode === 'threads' ? [...this.signParams].map(([s, p]) => [s, signing.pool.register(p)]) : []);
@@ -229,8 +232,11 @@ class FileSigningKey implements SigningKey {
         .sign(this.threadSigners.get(scheme)!, message, guard?.deadlineAt ?? Infinity, guard?.signal)
         .catch((err: unknown) => Promise.reject(this.threadError(err)));
     }
-    if (guard?.signal.aborted) return Promise.reject(new KeyStoreError('KEYSTORE_CANCELLED', `${this.source}: cancelled before signing`));
-    if (guard && performance.now() >= guard.deadlineAt) return Promise.reject(new KeyStoreError('KEYSTORE_DEADLINE', `${this.source}: the deadline passed before signing`));
+    try {
+      checkGuard(this.source, guard);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.signing.mode === 'event-loop') {
       try {
         return Promise.resolve(cryptoSign(params.hash, message, params.key));
@@ -248,19 +254,20 @@ class FileSigningKey implements SigningKey {
    * operation. ECDSA over a given digest has no node:crypto API, RSASSA-PSS keys refuse raw RSA,
    * and Ed25519 signs messages, not digests: those reject with KEYSTORE_UNSUPPORTED.
    */
-  async signDigest(scheme: SignatureScheme, digest: Buffer): Promise<Buffer> {
+  async signDigest(scheme: SignatureScheme, digest: Buffer, guard?: SignGuard): Promise<Buffer> {
     if (!this.signParams.has(scheme)) throw this.unsupported(scheme);
     const info = schemeInfo(scheme)!;
-    if (info.hash === null || this.algorithm !== 'rsa') {
+    if (!this.digestSchemes.includes(scheme)) {
       throw new KeyStoreError('KEYSTORE_UNSUPPORTED', `${this.source}: the file store cannot sign a precomputed digest with ${info.name}`);
     }
-    checkDigestLength(info.hash, digest);
+    checkDigestLength(info.hash!, digest);
+    checkGuard(this.source, guard);
     try {
       if (info.padding === 'pkcs1') {
-        return privateEncrypt({ key: this.privateKey, padding: cryptoConstants.RSA_PKCS1_PADDING }, digestInfo(info.hash, digest));
+        return privateEncrypt({ key: this.privateKey, padding: cryptoConstants.RSA_PKCS1_PADDING }, digestInfo(info.hash!, digest));
       }
       const bits = this.privateKey.asymmetricKeyDetails!.modulusLength!;
-      return privateEncrypt({ key: this.privateKey, padding: cryptoConstants.RSA_NO_PADDING }, emsaPssEncode(info.hash, digest, bits));
+      return privateEncrypt({ key: this.privateKey, padding: cryptoConstants.RSA_NO_PADDING }, emsaPssEncode(info.hash!, digest, bits));
     } catch (err) {
       throw this.signFailed(err);
     }

@@ -35,8 +35,13 @@ export interface SigningKey {
    * says). Returns the signature as TLS carries it (DER for ECDSA).
    */
   sign(scheme: SignatureScheme, message: Buffer, guard?: SignGuard): Promise<Buffer>;
-  /** Signs a digest computed by the caller. Rejects with KeyStoreError('UNSUPPORTED') where the store cannot. */
-  signDigest(scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
+  /** The schemes signDigest can produce with this key (a subset of `schemes`; empty where the store cannot sign digests). */
+  readonly digestSchemes: readonly SignatureScheme[];
+  /**
+   * Signs a digest computed by the caller. Rejects with KeyStoreError('KEYSTORE_UNSUPPORTED') for
+   * a scheme not in `digestSchemes`, and like sign() when the guard's deadline passed or it aborted.
+   */
+  signDigest(scheme: SignatureScheme, digest: Buffer, guard?: SignGuard): Promise<Buffer>;
 }
 
 export interface KeyStore {
@@ -63,6 +68,13 @@ export type KeyStoreErrorCode =
   | 'KEYSTORE_OVERLOADED'
   /** The store was closed. */
   | 'KEYSTORE_CLOSED';
+
+/** Rejects (KEYSTORE_CANCELLED / KEYSTORE_DEADLINE) when the guard says the signature must not be made now. */
+export function checkGuard(source: string, guard: SignGuard | undefined): void {
+  if (guard === undefined) return;
+  if (guard.signal.aborted) throw new KeyStoreError('KEYSTORE_CANCELLED', `${source}: cancelled before signing`);
+  if (performance.now() >= guard.deadlineAt) throw new KeyStoreError('KEYSTORE_DEADLINE', `${source}: the deadline passed before signing`);
+}
 
 export class KeyStoreError extends Error {
   constructor(

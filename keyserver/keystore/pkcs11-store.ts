@@ -16,7 +16,7 @@ import { verifyTlsSignature } from '../../common/verify-tls-signature.js';
 import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { ecdsaRawToDer } from './ecdsa-signature.js';
 import { KeyStoreError } from './key-store.js';
-import type { KeyStore, SigningKey } from './key-store.js';
+import type { KeyStore, SignGuard, SigningKey } from './key-store.js';
 import { acceptedAlgorithm, checkDigestLength, digestInfo, keyIdOf, sameSpki, schemesForKey } from './key-material.js';
 import { acquireModule, isPkcs11Code, loginUser, logoutUser, pkcs11Reason, releaseModule } from './pkcs11-module.js';
 import type { Handle, LoadedModule, Pkcs11 } from './pkcs11-module.js';
@@ -332,6 +332,7 @@ function findCertificate(lib: Pkcs11, session: Handle, companion: pkcs11js.Attri
 class Pkcs11SigningKey implements SigningKey {
   readonly keyId: string;
   readonly schemes: readonly SignatureScheme[];
+  readonly digestSchemes: readonly SignatureScheme[];
   readonly hostnames?: readonly string[];
   private readonly schemeSet: ReadonlySet<SignatureScheme>;
   /** Output buffer size of C_Sign: the modulus for RSA, r || s for ECDSA, 64 bytes for Ed25519. */
@@ -349,22 +350,24 @@ class Pkcs11SigningKey implements SigningKey {
     this.keyId = keyIdOf(publicKey);
     this.schemes = Object.freeze(schemesForKey(publicKey, algorithm));
     this.schemeSet = new Set(this.schemes);
+    // CKM_RSA_PKCS, CKM_RSA_PKCS_PSS and CKM_ECDSA take a digest; EdDSA signs messages only.
+    this.digestSchemes = Object.freeze(this.schemes.filter((s) => schemeInfo(s)!.hash !== null));
     if (certificate) this.hostnames = Object.freeze(certificateHostnames(certificate));
     this.signatureLength =
       algorithm === 'ec-p256' ? 64 : algorithm === 'ec-p384' ? 96 : algorithm === 'ed25519' ? 64 : Math.ceil(publicKey.asymmetricKeyDetails!.modulusLength! / 8);
   }
 
-  async sign(scheme: SignatureScheme, message: Buffer): Promise<Buffer> {
+  async sign(scheme: SignatureScheme, message: Buffer, guard?: SignGuard): Promise<Buffer> {
     const info = this.check(scheme);
-    if (info.hash === null) return this.signOnToken({ mechanism: CKM_EDDSA }, message);
-    return this.signHashed(info, createHash(info.hash).update(message).digest());
+    if (info.hash === null) return this.signOnToken({ mechanism: CKM_EDDSA }, message, guard);
+    return this.signHashed(info, createHash(info.hash).update(message).digest(), guard);
   }
 
-  async signDigest(scheme: SignatureScheme, digest: Buffer): Promise<Buffer> {
+  async signDigest(scheme: SignatureScheme, digest: Buffer, guard?: SignGuard): Promise<Buffer> {
     const info = this.check(scheme);
     if (info.hash === null) throw new KeyStoreError('KEYSTORE_UNSUPPORTED', `${this.source}: ${info.name} signs messages, not digests`);
     checkDigestLength(info.hash, digest);
-    return this.signHashed(info, digest);
+    return this.signHashed(info, digest, guard);
   }
 
   /** Signs once and verifies the result against the public key the store derived the key id from. */
@@ -385,19 +388,19 @@ class Pkcs11SigningKey implements SigningKey {
     return info;
   }
 
-  private async signHashed(info: SchemeInfo, digest: Buffer): Promise<Buffer> {
+  private async signHashed(info: SchemeInfo, digest: Buffer, guard: SignGuard | undefined): Promise<Buffer> {
     const hash = info.hash!;
-    if (info.padding === 'pkcs1') return this.signOnToken({ mechanism: pkcs11js.CKM_RSA_PKCS }, digestInfo(hash, digest));
+    if (info.padding === 'pkcs1') return this.signOnToken({ mechanism: pkcs11js.CKM_RSA_PKCS }, digestInfo(hash, digest), guard);
     if (info.padding === 'pss') {
       const parameter: pkcs11js.RsaPSS = { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: HASH_MECHANISM[hash].hash, mgf: HASH_MECHANISM[hash].mgf, saltLen: hashLength(hash) };
-      return this.signOnToken({ mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter }, digest);
+      return this.signOnToken({ mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter }, digest, guard);
     }
-    const raw = await this.signOnToken({ mechanism: pkcs11js.CKM_ECDSA }, digest);
+    const raw = await this.signOnToken({ mechanism: pkcs11js.CKM_ECDSA }, digest, guard);
     if (raw.length !== this.signatureLength) throw new KeyStoreError('KEYSTORE_SIGN_FAILED', `${this.source}: CKM_ECDSA returned ${raw.length} bytes, expected ${this.signatureLength}`);
     return ecdsaRawToDer(raw);
   }
 
-  private signOnToken(mechanism: pkcs11js.Mechanism, data: Buffer): Promise<Buffer> {
+  private signOnToken(mechanism: pkcs11js.Mechanism, data: Buffer, guard: SignGuard | undefined): Promise<Buffer> {
     return this.pool.use(async (session) => {
       try {
         this.lib.C_SignInit(session, mechanism, this.handle);
@@ -406,6 +409,6 @@ class Pkcs11SigningKey implements SigningKey {
       } catch (err) {
         throw new KeyStoreError('KEYSTORE_SIGN_FAILED', `${this.source}: ${pkcs11Reason(err)}`);
       }
-    });
+    }, guard, this.source);
   }
 }

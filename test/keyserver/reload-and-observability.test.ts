@@ -8,8 +8,8 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevPki } from '../../certs/index.js';
-import { loadKeyServerConfig } from '../../keyserver/config.js';
-import { KeyServer } from '../../keyserver/server.js';
+import { keyServerConfigSchema, loadKeyServerConfig } from '../../keyserver/config.js';
+import { KeyServer, settingsNeedingRestart } from '../../keyserver/server.js';
 import { RawKeyServerClient } from '../helpers/raw-keyserver-client.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -141,5 +141,30 @@ describe('observability', () => {
     expect(metrics).toMatch(/keyless_keyserver_operations_total\{key="[0-9a-f]{16}",scheme="ecdsa_secp256r1_sha256",identity="spiffe:\/\/keyless\/edge\/edge-1",operation="tls13-certificate-verify",outcome="OK"\} \d+/);
     expect(metrics).toContain('keyless_keyserver_sign_duration_seconds_bucket');
     expect(metrics).toContain('keyless_keyserver_signatures_in_flight');
+  });
+});
+
+describe('settings a reload cannot change', () => {
+  it('are named, compared with what the server started with', () => {
+    const base = {
+      listen: '127.0.0.1:2407',
+      tls: { cert: '/c', key: '/k', clientCa: '/ca' },
+      keyStores: [{ type: 'file', dir: '/keys' }],
+      audit: { dir: '/audit' },
+      policy: { edges: [] },
+    };
+    const running = keyServerConfigSchema.parse(base);
+    expect(settingsNeedingRestart(running, keyServerConfigSchema.parse(base))).toEqual([]);
+    const next = keyServerConfigSchema.parse({
+      ...base,
+      listen: '127.0.0.1:2417',
+      observability: { listen: '127.0.0.1:2416' },
+      audit: { dir: '/audit', maxFileBytes: 1024 * 1024, maxBatchDelayMs: 2 },
+      limits: { maxMessageBytes: 1024 * 1024 },
+      log: { level: 'debug' },
+      // Policy changes are applied: not in the list.
+      policy: { edges: [{ identity: 'cn:x', keys: ['*'] }] },
+    });
+    expect(settingsNeedingRestart(running, next)).toEqual(['listen', 'observability.listen', 'audit.maxFileBytes', 'audit.maxBatchDelayMs', 'limits.maxMessageBytes', 'log.level']);
   });
 });

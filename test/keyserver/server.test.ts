@@ -323,3 +323,124 @@ describe('deadlines', () => {
     for (const r of results) expect(rows.get(r.request_id)?.outcome).toBe(r.error);
   });
 });
+
+describe('bounds on what a caller sends', () => {
+  const long = (n: number) => 'x'.repeat(n);
+
+  it('over-long fields are refused as BAD_REQUEST and still audited, cut short', async () => {
+    const base = { key_id: keyIds['site-ecdsa-p256']!, scheme: 0x0403, input: 'tls13_certificate_verify' as const, tls13_certificate_verify: { transcript_hash: hash32() } };
+    for (const [field, requestId] of [
+      ['sni', 'long-sni'],
+      ['client_ip', 'long-ip'],
+    ] as const) {
+      const client = await edgeClient('edge-1');
+      const res = await client.sign({ ...base, request_id: requestId, [field]: long(100_000) });
+      client.close();
+      expect(res.error).toBe('BAD_REQUEST');
+      expect(res.signature.length).toBe(0);
+      const row = (await auditFor(requestId)) as AuditRow & { sni: string; clientIp: string };
+      expect(row.outcome).toBe('BAD_REQUEST');
+      const audited = field === 'sni' ? row.sni : row.clientIp;
+      expect(audited.length).toBeLessThan(400);
+      expect(audited).toMatch(/more characters\]$/);
+    }
+  });
+
+  it('an unauthenticated caller with a 100 KB key id is audited (probing is visible)', async () => {
+    const client = new RawKeyServerClient({ address, ca: await ca() });
+    const res = await client.sign({ key_id: long(100_000), scheme: 0x0403, request_id: 'probe-long-key', input: 'tls13_certificate_verify', tls13_certificate_verify: { transcript_hash: hash32() } });
+    client.close();
+    expect(res.error).toBe('UNAUTHENTICATED');
+    const row = await auditFor('probe-long-key');
+    expect(row.keyId.length).toBeLessThan(400);
+  });
+
+  it('a SignStream batch over the limit closes the stream, and each of its requests is audited as refused', async () => {
+    const client = await edgeClient('edge-1');
+    const batch = Array.from({ length: 513 }, (_, i) => ({
+      request_id: `big-batch-${i}`,
+      key_id: keyIds['site-ecdsa-p256']!,
+      scheme: 0x0403,
+      input: 'tls13_certificate_verify' as const,
+      tls13_certificate_verify: { transcript_hash: hash32() },
+    }));
+    const err = (await client.signStream([batch]).then(
+      () => null,
+      (e: unknown) => e,
+    )) as { code?: number } | null;
+    client.close();
+    expect(err?.code).toBe(8); // RESOURCE_EXHAUSTED
+    await expect.poll(async () => (await auditRows()).filter((r) => r.requestId.startsWith('big-batch-')).length, { timeout: 5_000 }).toBe(513);
+    const rows = (await auditRows()).filter((r) => r.requestId.startsWith('big-batch-'));
+    expect(rows.every((r) => r.outcome === 'BAD_REQUEST' && r.decision === 'denied')).toBe(true);
+  });
+
+  it('a scheme nobody knows is counted under the metrics label "unknown", not a label the caller chose', async () => {
+    const client = await edgeClient('edge-1');
+    const res = await client.sign({ key_id: keyIds['site-ecdsa-p256']!, scheme: 0x7a7a, request_id: 'odd-scheme', input: 'tls13_certificate_verify', tls13_certificate_verify: { transcript_hash: hash32() } });
+    client.close();
+    expect(res.error).toBe('UNSUPPORTED_SCHEME');
+    const metrics = await (await fetch(`http://127.0.0.1:${server.observabilityPort}/metrics`)).text();
+    expect(metrics).not.toMatch(/0x7a7a/);
+    expect(metrics).toMatch(/keyless_keyserver_operations_total\{[^}]*scheme="unknown"[^}]*outcome="UNSUPPORTED_SCHEME"/);
+  });
+});
+
+describe('arbitrary digests, where the policy enables them', () => {
+  let digestServer: KeyServer;
+  let digestAddress: string;
+
+  beforeAll(async () => {
+    const config = baseConfig();
+    digestServer = await KeyServer.start({
+      config: {
+        ...config,
+        audit: { ...config.audit, dir: path.join(dir, 'audit-digest') },
+        policy: keyServerConfigSchema.shape.policy.parse({ edges: [{ identity: 'spiffe://keyless/edge/edge-1', keys: ['*'], operations: ['tls13-certificate-verify', 'raw-digest'] }] }),
+      },
+      log: pino({ level: 'silent' }),
+    });
+    digestAddress = `127.0.0.1:${digestServer.port}`;
+  });
+  afterAll(async () => {
+    await digestServer?.stop();
+  });
+
+  async function client(): Promise<RawKeyServerClient> {
+    const base = path.join(pki, 'edge', 'edge-1');
+    return new RawKeyServerClient({ address: digestAddress, ca: await ca(), cert: await readFile(path.join(base, 'client.crt')), key: await readFile(path.join(base, 'client.key')) });
+  }
+
+  it('ListKeys offers RAW_DIGEST only for keys whose store can sign a digest (RSA in the file store)', async () => {
+    const c = await client();
+    const { keys } = await c.listKeys();
+    c.close();
+    const ops = (site: string) => keys.find((k) => k.key_id === keyIds[site])!.operations.map(String);
+    expect(ops('site-rsa-2048')).toContain('RAW_DIGEST');
+    expect(ops('site-ecdsa-p256')).not.toContain('RAW_DIGEST');
+  });
+
+  it('an RSA key signs a given SHA-256 digest (PKCS#1 v1.5 and PSS) and the signature verifies over the message', async () => {
+    const c = await client();
+    const message = Buffer.from('a message the edge hashed itself');
+    const digest = createHash('sha256').update(message).digest();
+    const publicKey = new X509Certificate(await readFile(path.join(pki, 'keyserver/keys', 'site-rsa-2048.crt'))).publicKey;
+    for (const scheme of [0x0401, 0x0804]) {
+      const res = await c.sign({ key_id: keyIds['site-rsa-2048']!, scheme, request_id: `digest-${scheme}`, input: 'raw_digest', raw_digest: { digest } });
+      expect(res.error).toBe('OK');
+      expect(verifyTlsSignature(publicKey, scheme, message, res.signature)).toBe(true);
+    }
+    c.close();
+  });
+
+  it('an ECDSA key in the file store refuses a digest as UNSUPPORTED_SCHEME (not INTERNAL), audited', async () => {
+    const c = await client();
+    const res = await c.sign({ key_id: keyIds['site-ecdsa-p256']!, scheme: 0x0403, request_id: 'digest-ec', input: 'raw_digest', raw_digest: { digest: hash32() } });
+    c.close();
+    expect(res.error).toBe('UNSUPPORTED_SCHEME');
+    const files = (await readdir(path.join(dir, 'audit-digest'))).filter((f) => f.startsWith('audit') && !f.endsWith('.head'));
+    let rows: AuditRow[] = [];
+    for (const f of files) rows = rows.concat(parseJsonLines<AuditRow>(await readFile(path.join(dir, 'audit-digest', f), 'utf8')));
+    expect(rows.find((r) => r.requestId === 'digest-ec')?.outcome).toBe('UNSUPPORTED_SCHEME');
+  });
+});

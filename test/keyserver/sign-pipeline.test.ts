@@ -27,6 +27,7 @@ function keyThatDeclines(code: KeyStoreErrorCode, guards: SignGuard[]): SigningK
     keyId: 'cd'.repeat(32),
     algorithm: 'ec-p256',
     schemes: [0x0403],
+    digestSchemes: [],
     publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
     source: 'test',
     sign: (_scheme, _message, guard) => {

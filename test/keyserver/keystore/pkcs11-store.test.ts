@@ -154,6 +154,35 @@ describe.skipIf(unavailable !== undefined)('Pkcs11KeyStore on SoftHSM2', () => {
       expect(await Promise.all(jobs)).toEqual(jobs.map(() => true));
     });
 
+    it('never signs after the deadline or a cancel: refused before a session, and while waiting for one', async () => {
+      const rsa = byLabel('site-rsa');
+      const scheme = SignatureScheme.rsa_pss_rsae_sha256;
+      const input = tls13ServerCertificateVerifyInput(randomBytes(32));
+      // Already past, or already cancelled: refused at once.
+      await expect(rsa.sign(scheme, input, { deadlineAt: performance.now() - 1, signal: new AbortController().signal })).rejects.toMatchObject({ code: 'KEYSTORE_DEADLINE' });
+      const aborted = new AbortController();
+      aborted.abort();
+      await expect(rsa.sign(scheme, input, { deadlineAt: Infinity, signal: aborted.signal })).rejects.toMatchObject({ code: 'KEYSTORE_CANCELLED' });
+      await expect(rsa.signDigest(scheme, randomBytes(32), { deadlineAt: Infinity, signal: aborted.signal })).rejects.toMatchObject({ code: 'KEYSTORE_CANCELLED' });
+      // 90 RSA signatures on 3 sessions with 5 ms each to start: the ones queued too long give up
+      // their place, and every signature that is returned verifies.
+      const cancel = new AbortController();
+      const jobs = Array.from({ length: 90 }, (_, i) => {
+        const deadlineAt = i < 80 ? performance.now() + 5 : Infinity;
+        return rsa.sign(scheme, input, { deadlineAt, signal: i >= 80 ? cancel.signal : new AbortController().signal }).then(
+          (sig) => (verifyTlsSignature(rsa.publicKey, scheme, input, sig) ? 'ok' : 'bad'),
+          (err: KeyStoreError) => err.code,
+        );
+      });
+      cancel.abort();
+      const outcomes = await Promise.all(jobs);
+      expect(outcomes).not.toContain('bad');
+      expect(outcomes.filter((o) => o === 'KEYSTORE_DEADLINE').length).toBeGreaterThan(0);
+      expect(outcomes.slice(80).every((o) => o === 'KEYSTORE_CANCELLED')).toBe(true);
+      // The pool is whole afterwards: a normal signature still works.
+      expect(verifyTlsSignature(rsa.publicKey, scheme, input, await rsa.sign(scheme, input))).toBe(true);
+    });
+
     it('opens a second store on the same token beside the first (as a reload does), selecting keys by label and by id', async () => {
       const second = await Pkcs11KeyStore.open({ ...base(), slot: undefined, keys: [{ label: 'site-p384' }, { id: '03' }], sessions: 1 });
       expect(second.list().map((k) => k.algorithm)).toEqual(['ec-p384', 'rsa']);
