@@ -39,6 +39,9 @@ const DEFAULT_LIMITS: EdgeHttpLimits = {
   maxRequestsPerConnection: 1_000,
 };
 
+/** The granularity of the header and request timeouts. */
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
+
 export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   let server: http.Server | undefined;
@@ -56,12 +59,19 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
           headersTimeout: limits.headersTimeoutMs,
           requestTimeout: limits.requestTimeoutMs,
           keepAliveTimeout: limits.keepAliveTimeoutMs,
+          // How often headersTimeout and requestTimeout are checked (Node's default is 30 s,
+          // which would let a 20 s header timeout run to 50 s).
+          connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS,
           // Header names as the client sent them are not needed: a proxy forwards field values, not casing.
           joinDuplicateHeaders: false,
         },
         handler,
       );
       server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
+      // This server never listens: connections arrive by emit('connection') from the TLS layer.
+      // Node starts the headersTimeout/requestTimeout checks (408) on 'listening', so without
+      // this event they would never run and a slow client could hold a request open forever.
+      server.emit('listening');
       return server;
     },
   });
@@ -91,6 +101,8 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
     server: server!,
     async close() {
       server!.closeAllConnections();
+      // Stops the timeout checks started above (fastify closes only a server it made listen).
+      server!.close(() => undefined);
       await app.close();
     },
   };

@@ -218,3 +218,53 @@ describe('reload of the HTTP pipeline', () => {
     expect((await request(stack, '/api/time')).status).toBe(200);
   });
 });
+
+describe('HTTP limits with numbers, through the real edge', () => {
+  let stack: FullStack;
+  beforeAll(async () => {
+    stack = await startFullStack({ extra: 'http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxHeaderBytes: 2048, keepAliveTimeoutMs: 500 }\n' });
+  });
+  afterAll(async () => stack?.stop());
+
+  /** A TLS connection to the edge; collects what it answers until it closes. */
+  function connect(): Promise<{ socket: tls.TLSSocket; answer: () => string; closed: Promise<number> }> {
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      let text = '';
+      const socket = tls.connect({ host: '127.0.0.1', port: stack.edge.port, servername: 'localhost', ca: stack.ca, ALPNProtocols: ['http/1.1'] }, () =>
+        resolve({ socket, answer: () => text, closed }),
+      );
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (text += d));
+      const closed = new Promise<number>((done) => socket.on('close', () => done(performance.now() - started)));
+      socket.on('error', reject);
+    });
+  }
+
+  it('a client that never finishes its headers gets 408 after headersTimeoutMs, and is closed', async () => {
+    const c = await connect();
+    c.socket.write('GET /api/time HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    const ms = await c.closed;
+    expect(c.answer()).toMatch(/^HTTP\/1\.1 408 /);
+    // 1 s plus at most the 1 s check interval, with room for a busy machine.
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it('headers over maxHeaderBytes get 431', async () => {
+    const c = await connect();
+    c.socket.write(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`);
+    await c.closed;
+    expect(c.answer()).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('an idle keep-alive connection is closed after keepAliveTimeoutMs', async () => {
+    const c = await connect();
+    c.socket.write('GET /api/time HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await expect.poll(() => c.answer(), { timeout: 5_000 }).toMatch(/^HTTP\/1\.1 200 /);
+    const answeredAt = performance.now();
+    await c.closed;
+    const idle = performance.now() - answeredAt;
+    expect(idle).toBeGreaterThan(300);
+    expect(idle).toBeLessThan(10_000);
+  });
+});
