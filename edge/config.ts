@@ -66,7 +66,7 @@ const keyServersSection = z.strictObject({
 });
 
 const limitsSection = z.strictObject({
-  /** From the first byte to the client's Finished. */
+  /** From the accepted connection to the client's Finished (a client that sends nothing is closed too). */
   handshakeTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
   /** Largest handshake message body accepted, bytes. */
   maxHandshakeMessageBytes: z.number().int().min(1024).max(1 << 24).default(1 << 16),
