@@ -41,6 +41,24 @@ export type EdgeReadiness = Readiness;
 /** How long replaced origin connections are kept for requests still using them. */
 const RETIRE_GRACE_MS = 30_000;
 
+/**
+ * What a reload cannot change in a running edge, compared with what it runs: the sockets, the
+ * process layout, the key-server channels, the admin API, the HTTP server's limits, the logger,
+ * and the cache itself (store, sizes, headers); only the cache's rules are swapped in.
+ */
+export function settingsNeedingRestart(running: EdgeConfig, next: EdgeConfig): string[] {
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const out: string[] = (['listen', 'workers', 'keyServers', 'admin', 'http', 'log'] as const).filter((k) => !same(running[k], next[k]));
+  const { rules: _runningRules, ...runningCache } = running.cache ?? { rules: [] };
+  const { rules: _nextRules, ...nextCache } = next.cache ?? { rules: [] };
+  if (Boolean(running.cache) !== Boolean(next.cache)) out.push('cache (added or removed)');
+  else for (const k of new Set([...Object.keys(runningCache), ...Object.keys(nextCache)])) {
+    if (!same((runningCache as Record<string, unknown>)[k], (nextCache as Record<string, unknown>)[k])) out.push(`cache.${k}`);
+  }
+  if (Boolean(running.origins) !== Boolean(next.origins)) out.push('origins (added or removed)');
+  return out;
+}
+
 export class Edge implements AdminTarget {
   port = 0;
   adminPort = 0;
@@ -172,10 +190,7 @@ export class Edge implements AdminTarget {
     let newOrigin: OriginClient | undefined;
     try {
       const config = await loadEdgeConfig(this.configFile);
-      const fixed = ['listen', 'keyServers', 'admin', 'http'] as const;
-      const restartNeeded: string[] = fixed.filter((k) => JSON.stringify(config[k]) !== JSON.stringify(this.config[k]));
-      if (JSON.stringify(config.cache?.store) !== JSON.stringify(this.config.cache?.store)) restartNeeded.push('cache.store');
-      if (Boolean(config.origins) !== Boolean(this.config.origins)) restartNeeded.push('origins (added or removed)');
+      const restartNeeded = settingsNeedingRestart(this.config, config);
       if (restartNeeded.length > 0) this.log.warn({ fields: restartNeeded }, 'these changes need a restart; the rest of the new configuration is applied');
       const chains = await loadServedChains(config, this.pool);
       await checkClientCredential(config, chains);
@@ -193,7 +208,17 @@ export class Edge implements AdminTarget {
         this.stageRegistry = stageRegistry;
         setTimeout(() => void previous.origin.close(), RETIRE_GRACE_MS).unref();
       }
-      this.config = { ...config, listen: this.config.listen, keyServers: this.config.keyServers, admin: this.config.admin, http: this.config.http };
+      // What could not change stays as it runs, so that the next reload still compares with it.
+      this.config = {
+        ...config,
+        listen: this.config.listen,
+        workers: this.config.workers,
+        keyServers: this.config.keyServers,
+        admin: this.config.admin,
+        http: this.config.http,
+        log: this.config.log,
+        cache: this.config.cache ? { ...this.config.cache, rules: config.cache?.rules ?? [] } : undefined,
+      };
       await this.refreshKeys();
       this.log.info({ certificates: chains.map((c) => c.name) }, 'configuration reloaded');
       return { applied: true };

@@ -152,3 +152,22 @@ describe('validation', () => {
     expect(stdout).toContain('is valid');
   });
 });
+
+describe('reload: what needs a restart', () => {
+  it('names every setting a running edge cannot change, the cache ones by name, and not the cache rules', async () => {
+    const { settingsNeedingRestart } = await import('../../edge/edge.js');
+    const running = await loadEdgeConfig(await configWith((doc) => void (doc.cache = { store: { type: 'memory' } }), 'running.yaml'));
+    expect(settingsNeedingRestart(running, running)).toEqual([]);
+    const rulesOnly = await loadEdgeConfig(await configWith((doc) => void (doc.cache = { store: { type: 'memory' }, rules: [{ name: 'x', host: 'localhost', pathPrefix: '/x', action: 'bypass' }] }), 'rules.yaml'));
+    expect(settingsNeedingRestart(running, rulesOnly)).toEqual([]);
+    const changed = await loadEdgeConfig(
+      await configWith((doc) => {
+        doc.listen = '127.0.0.1:9443';
+        doc.http = { maxHeaderBytes: 4096 };
+        doc.log = { level: 'debug' };
+        doc.cache = { store: { type: 'memory' }, maxObjectBytes: 1024 };
+      }, 'changed.yaml'),
+    );
+    expect(settingsNeedingRestart(running, changed)).toEqual(['listen', 'http', 'log', 'cache.maxObjectBytes']);
+  });
+});
