@@ -6,6 +6,7 @@
 //   GET  /readyz    key servers reachable, keys granted, origins reachable; 503 otherwise
 //   GET  /metrics   Prometheus text format
 //   POST /purge     {"url": "https://host/path"} | {"prefix": "https://host/path/"} | {"tags": ["t"]} | {"all": true}
+//                   (path and query exactly as clients send them: they are matched as written)
 //   POST /reload    re-read the config file: certificates, origins, cache rules, WAF (as SIGHUP does)
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -39,25 +40,58 @@ export interface AdminServerOptions {
   readonly log: Logger;
 }
 
+const httpUrl = z.url({ protocol: /^https?$/ });
+/** An http(s) URL, as written: z.url() would hand back a trimmed string without tabs and newlines. */
+const rawHttpUrl = z.string().refine((s) => httpUrl.safeParse(s).success);
+
 const purgeBody = z.union([
-  z.strictObject({ url: z.url({ protocol: /^https?$/ }) }),
-  z.strictObject({ prefix: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({ url: rawHttpUrl }),
+  z.strictObject({ prefix: rawHttpUrl }),
   z.strictObject({ tags: z.array(z.string().min(1).max(1024)).min(1).max(1000) }),
   z.strictObject({ all: z.literal(true) }),
 ]);
 
+/** "scheme://" and the authority, then the request target as written; a fragment is never sent. */
+const RAW_URL = /^https?:\/\/([^/?#]*)([^#]*)/i;
+/** Nothing a client can send in a request target (RFC 9112 §3.2): whitespace and controls. */
+const NOT_IN_TARGET = /[\x00-\x20\x7f]/;
+
+/**
+ * The cache key parts a purge URL names (cache-key.ts). The host as the edge keys requests
+ * (normalizeHost): lower-case, without the default port; the edge only speaks https, so that
+ * port is 443 whichever scheme the URL was written with. The target (path and query) is kept
+ * exactly as written: cache keys keep it as the client sent it, and the WHATWG URL parser would
+ * re-encode it (' { } " < > `) and resolve "." and ".." segments, naming another key.
+ */
+function purgeTarget(raw: string): { host: string; path: string } | undefined {
+  const m = RAW_URL.exec(raw);
+  if (!m || NOT_IN_TARGET.test(raw)) return undefined;
+  const authority = m[1]!;
+  const target = m[2]!;
+  // A backslash ends the authority for the URL parser (it is "/" in special URLs): ambiguous.
+  if (authority === '' || authority.includes('\\')) return undefined;
+  let host: string;
+  try {
+    host = new URL(`https://${authority}/`).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  const path = target === '' ? '/' : target.startsWith('?') ? `/${target}` : target;
+  return { host, path };
+}
+
+const PURGE_USAGE = 'expected {"url": "https://host/path"}, {"prefix": "https://host/path/"}, {"tags": [...]} or {"all": true}';
+
 /** Parses the body of POST /purge into a PurgeRequest, or returns the problem. */
 export function parsePurge(body: unknown): PurgeRequest | { error: string } {
   const parsed = purgeBody.safeParse(body);
-  if (!parsed.success) return { error: 'expected {"url": "https://host/path"}, {"prefix": "https://host/path/"}, {"tags": [...]} or {"all": true}' };
+  if (!parsed.success) return { error: PURGE_USAGE };
   const value = parsed.data;
-  if ('url' in value) {
-    const u = new URL(value.url);
-    return { kind: 'url', host: u.host.toLowerCase(), path: u.pathname + u.search };
-  }
-  if ('prefix' in value) {
-    const u = new URL(value.prefix);
-    return { kind: 'prefix', host: u.host.toLowerCase(), path: u.pathname };
+  if ('url' in value || 'prefix' in value) {
+    const raw = 'url' in value ? value.url : value.prefix;
+    const named = purgeTarget(raw);
+    if (!named) return { error: `${PURGE_USAGE}; the URL must be "https://host" followed by the target exactly as clients send it (no spaces or control characters)` };
+    return { kind: 'url' in value ? 'url' : 'prefix', ...named };
   }
   if ('tags' in value) return { kind: 'tags', tags: value.tags };
   return { kind: 'all' };
@@ -68,6 +102,13 @@ function tokenMatches(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+/** The credentials of "Bearer <token>": the scheme is case-insensitive (RFC 9110 §11.1), one or more spaces follow it. */
+const BEARER = /^bearer +(.+)$/i;
+
+export function bearerToken(header: string | undefined): string {
+  return BEARER.exec(header ?? '')?.[1] ?? '';
 }
 
 export async function createAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
@@ -81,8 +122,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.url === '/healthz') return;
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    const presented = bearerToken(request.headers.authorization);
     if (!presented || !tokenMatches(presented, options.token)) {
       request.log.warn({ client: request.ip, route: request.url }, 'admin request without a valid token');
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a valid bearer token is required' });

@@ -22,7 +22,9 @@ const edgeTtl = z.strictObject({
   /**
    * override: the TTL replaces the origin's freshness (max-age, s-maxage, Expires, no-cache,
    * must-revalidate); fallback: it applies only when the origin gave no explicit freshness.
-   * Neither makes a no-store, private or Set-Cookie response storable.
+   * Neither makes a no-store, private or Set-Cookie response storable, nor a response to a
+   * request with Authorization unless the origin's Cache-Control has public, s-maxage or
+   * must-revalidate (RFC 9111 §3.5): such responses get no edge TTL.
    */
   mode: z.enum(['override', 'fallback']).default('override'),
 });

@@ -20,6 +20,8 @@ import {
   applyEdgeTtl,
   createPolicyFactory,
   forbidsStale,
+  hasAuthorization,
+  originAllowsSharingAuthenticated,
   policyRequest,
   presentedHeaders,
   remainingTtl,
@@ -465,7 +467,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   /** A 304 for our stored copy: merge its headers (RFC 9111 §4.3.4) and serve the stored body. */
   const revalidated = async (lookup: Lookup, flight: Flight<Waiter>, candidate: Candidate, res: EdgeResponse, fwd: ForwardReason, wantsBody: boolean): Promise<EdgeResponse | null> => {
     discardBody(res.body);
-    const { fields, restore } = revalidationFields(toFieldMap(res.headers), lookup.edgeTtl, { restore: candidate.meta.restore, headers: candidate.meta.policy.resh });
+    const { fields, restore } = revalidationFields(toFieldMap(res.headers), lookup.edgeTtl, { restore: candidate.meta.restore, headers: candidate.meta.policy.resh }, lookup.policyRequest);
     let updated: ReturnType<Policy['revalidatedPolicy']> | undefined;
     try {
       updated = candidate.policy.revalidatedPolicy(lookup.policyRequest, { status: 304, headers: fields });
@@ -503,8 +505,14 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     return served ?? passThrough(fillRequest(lookup), null, lookup.fetchOrigin, lookup.signal, { fwd: 'uri-miss' });
   };
 
-  /** Why a response may not be shared (stored or handed to coalesced requests), or undefined when it may. */
-  const notShareable = (policy: Policy | undefined, fields: Record<string, string>): NotStoredReason | undefined => {
+  /**
+   * Why a response may not be shared (stored or handed to coalesced requests), or undefined when
+   * it may. `fields` are the origin's own, before any edge TTL rewrite.
+   */
+  const notShareable = (policy: Policy | undefined, fields: Record<string, string>, request: PolicyRequest): NotStoredReason | undefined => {
+    // RFC 9111 §3.5, asked of the origin's own Cache-Control: an edge TTL (s-maxage, policy.ts)
+    // must never be what makes a response to a request with Authorization shareable.
+    if (hasAuthorization(request) && !originAllowsSharingAuthenticated(fields['cache-control'])) return 'authorization';
     if (policy === undefined || !policy.storable()) return 'uncacheable';
     // A response that sets a cookie is somebody's session: never handed to anyone else.
     if (fields['set-cookie'] !== undefined) return 'set-cookie';
@@ -516,14 +524,14 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   /** A full response from the origin: stream it to the leader, the store and the waiters it suits. */
   const received = (lookup: Lookup, flight: Flight<Waiter>, res: EdgeResponse, fwd: ForwardReason, wantsBody: boolean): EdgeResponse | null => {
     const fields = toFieldMap(res.headers);
-    const { fields: policyFields, restore } = applyEdgeTtl(fields, lookup.edgeTtl);
+    const { fields: policyFields, restore } = applyEdgeTtl(fields, lookup.edgeTtl, lookup.policyRequest);
     let policy: Policy | undefined;
     try {
       policy = policies.fromResponse(lookup.policyRequest, res.status, policyFields);
     } catch {
       policy = undefined;
     }
-    const unshareable = notShareable(policy, fields);
+    const unshareable = notShareable(policy, fields, lookup.policyRequest);
     const length = contentLength(res.headers);
     const tooLarge = length !== undefined && length > config.maxObjectBytes;
     const storing = unshareable === undefined && !tooLarge && !closed;

@@ -5,7 +5,7 @@ import type { ForwardReason } from './cache-status.js';
 
 export type StaleReason = 'stale-while-revalidate' | 'stale-if-error';
 export type RevalidationResult = 'not-modified' | 'modified' | 'mismatch' | 'error';
-export type NotStoredReason = 'uncacheable' | 'set-cookie' | 'vary-star' | 'too-large' | 'incomplete' | 'write-failed' | 'invalidated';
+export type NotStoredReason = 'authorization' | 'uncacheable' | 'set-cookie' | 'vary-star' | 'too-large' | 'incomplete' | 'write-failed' | 'invalidated';
 
 export interface CacheMetrics {
   hit(): void;

@@ -62,14 +62,47 @@ export interface EdgeTtl {
 
 const FRESHNESS_DIRECTIVES = new Set(['max-age', 's-maxage', 'no-cache', 'must-revalidate', 'proxy-revalidate']);
 
+/** The directive names of a Cache-Control value, lower-case, in order. */
+function directiveNames(cacheControl: string | undefined): string[] {
+  return (cacheControl ?? '')
+    .split(',')
+    .map((d) => d.split('=', 1)[0]!.trim().toLowerCase())
+    .filter((d) => d !== '');
+}
+
+/** Whether the request carries Authorization (however empty: presence is what counts here). */
+export function hasAuthorization(request: PolicyRequest): boolean {
+  return request.headers.authorization !== undefined;
+}
+
+/**
+ * RFC 9111 §3.5: a shared cache must not store a response to a request with Authorization
+ * unless the response has `public`, `s-maxage` or `must-revalidate`. Asked of the ORIGIN's own
+ * Cache-Control, never of one the edge rewrote.
+ */
+export function originAllowsSharingAuthenticated(cacheControl: string | undefined): boolean {
+  return directiveNames(cacheControl).some((d) => d === 'public' || d === 's-maxage' || d === 'must-revalidate');
+}
+
 /**
  * A rule's edge TTL, applied by telling the library the origin had sent `s-maxage=N` (RFC 9111
- * §5.2.2.10, the shared-cache lifetime). The library still decides everything else: no-store,
- * private and Authorization keep a response out of the cache. Clients keep seeing the origin's
+ * §5.2.2.10, the shared-cache lifetime). The library still decides everything else: no-store
+ * and private keep a response out of the cache. Authorization needs more care: s-maxage is one
+ * of the directives that let a shared cache store a response to a request with Authorization
+ * (RFC 9111 §3.5, with public and must-revalidate), so injecting it would make authenticated
+ * responses shareable. For such a request the edge TTL is therefore not applied unless the
+ * origin's own Cache-Control already had public, s-maxage or must-revalidate; the library then
+ * sees the origin's response as it is, and refuses to store it (http-cache.ts checks the same
+ * on the origin's fields before storing or sharing anything). Clients keep seeing the origin's
  * own Cache-Control and Expires (returned in `restore`): the edge TTL is the edge's business.
  */
-export function applyEdgeTtl(fields: FieldMap, ttl: EdgeTtl | undefined): { fields: FieldMap; restore: RestoredFields | undefined } {
+export function applyEdgeTtl(
+  fields: FieldMap,
+  ttl: EdgeTtl | undefined,
+  request: PolicyRequest,
+): { fields: FieldMap; restore: RestoredFields | undefined } {
   if (ttl === undefined) return { fields, restore: undefined };
+  if (hasAuthorization(request) && !originAllowsSharingAuthenticated(fields['cache-control'])) return { fields, restore: undefined };
   const directives = (fields['cache-control'] ?? '')
     .split(',')
     .map((d) => d.trim())
@@ -91,13 +124,15 @@ export function applyEdgeTtl(fields: FieldMap, ttl: EdgeTtl | undefined): { fiel
 /**
  * The 304's fields as the library should merge them into a stored response (RFC 9111 §4.3.4),
  * and what clients should see afterwards. With an edge TTL, a 304 that carries Cache-Control is
- * rewritten like a full response; one without keeps the stored (rewritten) Cache-Control, as
- * the merge would. The restored values follow the 304 where it carries the field.
+ * rewritten like a full response (so, for a request with Authorization, only when the 304's own
+ * Cache-Control allows sharing: applyEdgeTtl); one without keeps the stored (rewritten)
+ * Cache-Control, as the merge would. The restored values follow the 304 where it carries the field.
  */
 export function revalidationFields(
   fields304: FieldMap,
   ttl: EdgeTtl | undefined,
   stored: { readonly restore: RestoredFields | undefined; readonly headers: CachePolicy.Headers },
+  request: PolicyRequest,
 ): { fields: FieldMap; restore: RestoredFields | undefined } {
   const hadRestore = stored.restore !== undefined;
   if (!hadRestore && ttl === undefined) return { fields: fields304, restore: undefined };
@@ -107,7 +142,7 @@ export function revalidationFields(
     'cache-control': fields304['cache-control'] ?? base['cache-control'],
     expires: fields304.expires ?? base.expires,
   };
-  const fields = ttl !== undefined && fields304['cache-control'] !== undefined ? applyEdgeTtl(fields304, ttl).fields : fields304;
+  const fields = ttl !== undefined && fields304['cache-control'] !== undefined ? applyEdgeTtl(fields304, ttl, request).fields : fields304;
   return { fields, restore };
 }
 
