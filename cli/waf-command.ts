@@ -98,17 +98,34 @@ export const wafCommand: Command = {
     for (const m of verdict.matches) {
       const id = m.source === 'managed' ? `rule ${m.rule}` : `${m.source} ${m.rule}`;
       out.push(`  ${m.action.padEnd(10)} ${id}${m.severity ? ` [${m.severity}]` : ''}${m.phase ? ` phase ${m.phase}` : ''}: ${m.message}`);
-      if (m.variable !== undefined) out.push(`             variable: ${m.variable}`);
-      if (m.data !== undefined && m.data !== '') out.push(`             data:     ${m.data}`);
+      // Every variable the rule matched, each with its own value: an exclusion must name them all.
+      const variables = m.variables ?? (m.variable !== undefined ? [{ name: m.variable, data: m.data ?? '' }] : []);
+      const many = variables.length > 1;
+      for (const v of variables) {
+        out.push(`             variable: ${v.name}`);
+        const data = many ? v.data : (m.data ?? v.data);
+        if (data !== '') out.push(`             data:     ${data}`);
+      }
+      if (many && m.data !== undefined && m.data !== '') out.push(`             logdata:  ${m.data}`);
       if (m.location !== undefined) out.push(`             defined:  ${m.location}`);
-      if (m.source === 'managed' && m.variable !== undefined && m.rule !== '949110' && /^[A-Z_]+:/.test(m.variable)) {
-        out.push(`             exclude:  SecRuleUpdateTargetById ${m.rule} "!${m.variable}"   (in a waf.managed.after file)`);
+      if (m.source === 'managed' && m.rule !== '949110') {
+        const targets = variables.map((v) => v.name).filter(excludable);
+        for (const t of targets) out.push(`             exclude:  SecRuleUpdateTargetById ${m.rule} "!${t}"   (in a waf.managed.after file)`);
+        if (targets.length > 1) out.push(`             (the request matched ${targets.length} variables: exclude all of them to let it through)`);
       }
     }
     process.stdout.write(out.join('\n') + '\n');
     return verdict.action === 'block' || verdict.action === 'rate-limit' ? 1 : 0;
   },
 };
+
+/**
+ * A variable SecRuleUpdateTargetById can name as "!COLLECTION:key": a collection and a key
+ * without the characters that would end the target list or the quoted argument.
+ */
+function excludable(variable: string): boolean {
+  return /^[A-Z_]+:[^|"\\\s,]+$/.test(variable);
+}
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];

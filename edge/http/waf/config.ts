@@ -215,6 +215,39 @@ export const wafConfigSchema = z
       );
     skipNames(cfg.rules, ['rules']);
     for (const [host, h] of Object.entries(cfg.hosts)) skipNames(h.rules, ['hosts', host, 'rules']);
+
+    // Skip rules are evaluated before the other rules, each after the skip rules that name it
+    // (custom-rules.ts orderSkipRules): skip rules that name each other in a cycle have no order.
+    const skips = new Map<string, { rules: string[]; where: (string | number)[] }>();
+    const collect = (list: readonly { name: string; skip?: { rules: string[] } | undefined }[], where: (string | number)[]) =>
+      list.forEach((r, i) => {
+        if (r.skip) skips.set(r.name, { rules: r.skip.rules, where: [...where, i] });
+      });
+    collect(cfg.rules, ['rules']);
+    for (const [host, h] of Object.entries(cfg.hosts)) collect(h.rules, ['hosts', host, 'rules']);
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (n: string, trail: string[]): void => {
+      state.set(n, 'open');
+      const s = skips.get(n)!;
+      s.rules.forEach((m, j) => {
+        if (m === n || !skips.has(m)) return;
+        if (state.get(m) === 'open') {
+          const cycle = [...trail.slice(trail.indexOf(m)), n, m];
+          ctx.addIssue({ code: 'custom', path: [...s.where, 'skip', 'rules', j], message: `skip rules cannot exempt each other in a cycle (${cycle.join(' → ')})` });
+        } else if (state.get(m) === undefined) visit(m, [...trail, n]);
+      });
+      state.set(n, 'done');
+    };
+    for (const n of skips.keys()) if (state.get(n) === undefined) visit(n, []);
+
+    // Host names are matched without a port or trailing dot (normalize.ts): two spellings of one name are one section.
+    const hostKeys = new Map<string, string>();
+    for (const host of Object.keys(cfg.hosts)) {
+      const key = host.toLowerCase().replace(/\.$/, '');
+      const prev = hostKeys.get(key);
+      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['hosts', host], message: `the same host as "${prev}"` });
+      else hostKeys.set(key, host);
+    }
   });
 
 export type WafConfigInput = z.input<typeof wafConfigSchema>;

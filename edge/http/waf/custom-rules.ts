@@ -5,6 +5,7 @@ import type { CustomRuleConfig, HostConfig, RateLimitConfig, SkipConfig, WafConf
 import { compileExpression, FIELDS } from './expr/compile.js';
 import type { CompiledExpression } from './expr/compile.js';
 import { IpList } from './ip-list.js';
+import { normalizeHostName } from './normalize.js';
 import type { RequestData } from './request.js';
 import type { IdRanges } from './seclang/rule.js';
 import { parseIdRanges } from './seclang/rule.js';
@@ -51,7 +52,15 @@ export interface Scope {
   readonly mode: WafConfig['mode'];
   readonly ipAllow: readonly IpList[];
   readonly ipBlock: readonly IpList[];
+  /** The scope's custom rules in order (host rules, then global ones), skip rules included. */
   readonly rules: readonly CompiledRule[];
+  /**
+   * The skip rules, evaluated before every other rule so that a matching skip exempts the rules
+   * it names wherever they are listed. Ordered so that a skip rule comes after every skip rule
+   * that names it (which decides first whether it is itself exempt); config validation refuses
+   * skip rules that name each other in a cycle.
+   */
+  readonly skipRules: readonly CompiledRule[];
   readonly rateLimits: readonly CompiledRateLimit[];
   readonly managed: ManagedSettings;
 }
@@ -123,6 +132,28 @@ function managedSettings(config: WafConfig, host: HostConfig | undefined): Manag
   };
 }
 
+/** The skip rules of a scope, each after the skip rules that name it (stable otherwise). */
+export function orderSkipRules(rules: readonly CompiledRule[]): CompiledRule[] {
+  const skips = rules.filter((r) => r.skip !== null);
+  const byName = new Map(skips.map((r) => [r.name, r]));
+  // How many skip rules of this scope name each one: it waits for all of them.
+  const waiting = new Map<string, number>(skips.map((r) => [r.name, 0]));
+  for (const r of skips) for (const n of r.skip!.rules) if (byName.has(n) && n !== r.name) waiting.set(n, waiting.get(n)! + 1);
+  const ordered: CompiledRule[] = [];
+  const done = new Set<string>();
+  while (ordered.length < skips.length) {
+    const next = skips.find((r) => !done.has(r.name) && waiting.get(r.name) === 0);
+    if (next === undefined) {
+      const cycle = skips.filter((r) => !done.has(r.name)).map((r) => r.name);
+      throw new Error(`skip rules name each other in a cycle: ${cycle.join(', ')}`);
+    }
+    ordered.push(next);
+    done.add(next.name);
+    for (const n of next.skip!.rules) if (waiting.has(n) && n !== next.name) waiting.set(n, waiting.get(n)! - 1);
+  }
+  return ordered;
+}
+
 export function compileScopes(config: WafConfig): { global: Scope; hosts: ReadonlyMap<string, Scope> } {
   const globalRules = config.rules.filter((r) => r.enabled).map(compileRule);
   const globalLimits = config.rateLimits.filter((r) => r.enabled).map(compileRateLimit);
@@ -134,17 +165,21 @@ export function compileScopes(config: WafConfig): { global: Scope; hosts: Readon
     ipAllow: [globalAllow],
     ipBlock: [globalBlock],
     rules: globalRules,
+    skipRules: orderSkipRules(globalRules),
     rateLimits: globalLimits,
     managed: managedSettings(config, undefined),
   };
   const hosts = new Map<string, Scope>();
   for (const [host, h] of Object.entries(config.hosts)) {
-    hosts.set(host.toLowerCase(), {
-      name: host.toLowerCase(),
+    const rules = [...h.rules.filter((r) => r.enabled).map(compileRule), ...globalRules];
+    const key = normalizeHostName(host);
+    hosts.set(key, {
+      name: key,
       mode: config.enabled ? (h.mode ?? config.mode) : 'off',
       ipAllow: h.ipLists ? [new IpList(h.ipLists.allow), globalAllow] : [globalAllow],
       ipBlock: h.ipLists ? [new IpList(h.ipLists.block), globalBlock] : [globalBlock],
-      rules: [...h.rules.filter((r) => r.enabled).map(compileRule), ...globalRules],
+      rules,
+      skipRules: orderSkipRules(rules),
       rateLimits: [...h.rateLimits.filter((r) => r.enabled).map(compileRateLimit), ...globalLimits],
       managed: managedSettings(config, h),
     });
@@ -152,10 +187,15 @@ export function compileScopes(config: WafConfig): { global: Scope; hosts: Readon
   return { global, hosts };
 }
 
-/** The scope for a Host: an exact section, else the longest matching "*.domain", else the global one. */
+/**
+ * The scope for a Host: an exact section, else the longest matching "*.domain", else the global
+ * one. The host is looked up as origin routing reads it (normalizeHostName: no port, no trailing
+ * dot), so "api.example.com." and "api.example.com:8443", which reach the api origin, get its
+ * settings too.
+ */
 export function scopeFor(host: string, global: Scope, hosts: ReadonlyMap<string, Scope>): Scope {
   if (hosts.size === 0) return global;
-  const h = host.toLowerCase();
+  const h = normalizeHostName(host);
   const exact = hosts.get(h);
   if (exact) return exact;
   for (let dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {

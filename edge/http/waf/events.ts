@@ -127,6 +127,7 @@ function eventMatch(m: WafMatch): Record<string, unknown> {
     message: m.message,
     ...(m.variable !== undefined ? { variable: m.variable } : {}),
     ...(m.data !== undefined ? { data: m.data } : {}),
+    ...(m.variables !== undefined ? { variables: m.variables } : {}),
     ...(m.severity !== undefined ? { severity: m.severity } : {}),
   };
 }

@@ -34,7 +34,7 @@
 // need not log them again. Nothing the network sends makes these calls throw.
 export { createWaf } from './waf.js';
 export type { BodyOptions, ManagedDescription, Waf, WafDescription, WafInspection, WafOptions } from './waf.js';
-export type { WafAction, WafMatch, WafVerdict } from './verdict.js';
+export type { WafAction, WafMatch, WafMatchedVariable, WafVerdict } from './verdict.js';
 export type { WafRequest } from './request.js';
 export { loadWafConfigFile, parseWafConfig, resolveWafPaths, wafConfigSchema } from './config.js';
 export type { WafConfig, WafConfigInput } from './config.js';

@@ -2,6 +2,7 @@
 // (path and query, headers as a list, cookies, query arguments), as byte strings.
 import type { EdgeRequest } from '../types.js';
 import { parseUrlEncoded } from './body/urlencoded.js';
+import { normalizeHostName, normalizePath } from './normalize.js';
 
 /**
  * What the WAF inspects: the request as the edge received it (edge/http/types.ts). Header values
@@ -18,6 +19,14 @@ export interface RequestData {
   readonly uri: string;
   /** The path, not decoded (REQUEST_FILENAME). */
   readonly path: string;
+  /**
+   * The path normalised as Cloudflare normalises incoming URLs (normalize.ts): unreserved
+   * characters decoded, "\" as "/", slashes merged, dot segments removed. What custom rules read
+   * as http.request.uri.path.
+   */
+  readonly normalizedPath: string;
+  /** normalizedPath, then "?" and the query if there is one (http.request.uri). */
+  readonly normalizedUri: string;
   /** The last path segment (REQUEST_BASENAME). */
   readonly basename: string;
   /** After the first "?", without a fragment (QUERY_STRING); '' when there is none. */
@@ -25,7 +34,13 @@ export interface RequestData {
   /** "HTTP/1.1" */
   readonly protocol: string;
   readonly requestLine: string;
+  /** The host as the edge received it (lower case; without :443). */
   readonly host: string;
+  /**
+   * The host name as origin routing reads it: without any port and without a trailing dot
+   * (normalize.ts). What selects the per-host settings and what http.host is.
+   */
+  readonly hostname: string;
   /** Every header line: lower-case name, value. Repeated headers are repeated entries. */
   readonly headers: readonly (readonly [string, string])[];
   readonly cookies: readonly (readonly [string, string])[];
@@ -52,6 +67,7 @@ export function requestData(req: WafRequest, maxArgs = 1000): RequestData {
   const query = q < 0 ? '' : target.slice(q + 1);
   const slash = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
   const basename = path.slice(slash + 1);
+  const normalizedPath = normalizePath(path);
 
   const headers: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers)) {
@@ -83,11 +99,14 @@ export function requestData(req: WafRequest, maxArgs = 1000): RequestData {
     rawUri,
     uri,
     path,
+    normalizedPath,
+    normalizedUri: q < 0 ? normalizedPath : `${normalizedPath}?${query}`,
     basename,
     query,
     protocol,
     requestLine: `${req.method} ${rawUri} ${protocol}`,
     host: req.host,
+    hostname: normalizeHostName(req.host),
     headers,
     cookies,
     queryArgs,

@@ -9,7 +9,10 @@
 export type WafAction = 'allow' | 'block' | 'rate-limit' | 'pass';
 
 export interface WafMatch {
-  /** What kind of rule: our IP lists, our custom rules, our rate limits, the managed rule set, or body processing. */
+  /**
+   * What kind of rule: our IP lists, our custom rules, our rate limits, the managed rule set, or
+   * request parsing and its limits (body-limit, body-parse, query-args).
+   */
   readonly source: 'ip-list' | 'rule' | 'rate-limit' | 'managed' | 'body';
   /** A custom rule or rate limit's name, "ip-allow"/"ip-block", "body", or a managed rule's id. */
   readonly rule: string;
@@ -20,16 +23,31 @@ export interface WafMatch {
    */
   readonly action: 'block' | 'allow' | 'skip' | 'log' | 'rate-limit' | 'pass';
   readonly message: string;
-  /** The variable that matched, e.g. ARGS:q or REQUEST_HEADERS:user-agent. */
+  /** The (first) variable that matched, e.g. ARGS:q or REQUEST_HEADERS:user-agent. */
   readonly variable?: string;
-  /** The matched data, as text, truncated, with secrets redacted. */
+  /**
+   * The matched data, as text, truncated, with secrets redacted: the rule's logdata, or the first
+   * variable's value; "[redacted]" when any matched variable is a secret (logdata may quote it).
+   */
   readonly data?: string;
+  /**
+   * Managed rules: every variable that matched (at most 8, each once), each with its value
+   * redacted on its own — an exclusion has to name all of them to unblock the request.
+   */
+  readonly variables?: readonly WafMatchedVariable[];
   readonly severity?: string;
   readonly tags?: readonly string[];
   /** 1: request headers, 2: request body (managed rules). */
   readonly phase?: number;
   /** Where a managed rule is defined: file:line. */
   readonly location?: string;
+}
+
+export interface WafMatchedVariable {
+  /** e.g. ARGS:q */
+  readonly name: string;
+  /** The value that matched (after the rule's transformations), truncated; "[redacted]" for a secret. */
+  readonly data: string;
 }
 
 export interface WafVerdict {

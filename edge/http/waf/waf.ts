@@ -29,7 +29,7 @@ import type { IdRanges } from './seclang/rule.js';
 import { SEVERITIES } from './seclang/rule.js';
 import { Transaction } from './seclang/transaction.js';
 import type { RuleMatch } from './seclang/transaction.js';
-import type { WafMatch, WafVerdict } from './verdict.js';
+import type { WafMatch, WafMatchedVariable, WafVerdict } from './verdict.js';
 
 export interface WafOptions {
   readonly log: Logger;
@@ -222,7 +222,7 @@ class WafImpl implements Waf {
   async inspectHeaders(request: WafRequest): Promise<WafInspection> {
     const started = performance.now();
     const r = requestData(request, this.config.body.maxArgs);
-    const scope = scopeFor(r.host, this.global, this.hosts);
+    const scope = scopeFor(r.hostname, this.global, this.hosts);
     if (scope.mode === 'off') return { done: true, verdict: { action: 'pass', matches: [], anomalyScore: 0 } };
     const detect = scope.mode === 'detect';
     const matches: WafMatch[] = [];
@@ -248,13 +248,38 @@ class WafImpl implements Waf {
       if (done) return done;
     }
 
-    // 2. Custom rules, in order; a skip exempts from what follows.
+    // 2. A query with more arguments than body.maxArgs: the rest were not parsed, so no rule
+    // would see them (1000 harmless arguments, then the attack). Like a body that cannot be
+    // parsed: onParseError block → 400 (ModSecurity's recommended rule 200007 denies
+    // &ARGS >= 1000), ignore → logged, and the arguments that were parsed are inspected.
+    if (r.queryArgsTruncated) {
+      const message = `the query has more than ${this.config.body.maxArgs} arguments (waf.body.maxArgs); the rest would not be inspected`;
+      if (this.config.body.onParseError === 'block') {
+        matches.push({ source: 'body', rule: 'query-args', action: 'block', message });
+        const done = block(400, 'query-args');
+        if (done) return done;
+      } else {
+        matches.push({ source: 'body', rule: 'query-args', action: 'log', message });
+      }
+    }
+
+    // 3. Custom rules. Skip rules first, wherever they are listed: a matching skip exempts the
+    // rules it names (before or after it, host or global). Then the others, in order.
     const skippedRules = new Set<string>();
     let skipManaged = false;
     const managedRemovals: IdRanges[] = [];
     const managedTagRemovals: string[] = [];
-    for (const rule of scope.rules) {
+    for (const rule of scope.skipRules) {
       if (skippedRules.has(rule.name) || !rule.expression.test(r)) continue;
+      const s = rule.skip!;
+      matches.push({ source: 'rule', rule: rule.name, action: 'skip', message: `${rule.description ?? rule.expression.source} (skips ${describeSkip(s)})` });
+      for (const n of s.rules) skippedRules.add(n);
+      if (s.managedAll) skipManaged = true;
+      if (s.managedIds.length > 0) managedRemovals.push(s.managedIds);
+      managedTagRemovals.push(...s.managedTags);
+    }
+    for (const rule of scope.rules) {
+      if (rule.action === 'skip' || skippedRules.has(rule.name) || !rule.expression.test(r)) continue;
       const base = { source: 'rule' as const, rule: rule.name, message: rule.description ?? rule.expression.source };
       switch (rule.action) {
         case 'log':
@@ -269,19 +294,10 @@ class WafImpl implements Waf {
           if (done) return done;
           break;
         }
-        case 'skip': {
-          const s = rule.skip!;
-          matches.push({ ...base, action: 'skip', message: `${base.message} (skips ${describeSkip(s)})` });
-          for (const n of s.rules) skippedRules.add(n);
-          if (s.managedAll) skipManaged = true;
-          if (s.managedIds.length > 0) managedRemovals.push(s.managedIds);
-          managedTagRemovals.push(...s.managedTags);
-          break;
-        }
       }
     }
 
-    // 3. Rate limits
+    // 4. Rate limits
     for (const rl of scope.rateLimits) {
       if (skippedRules.has(rl.name) || (rl.filter !== null && !rl.filter.test(r))) continue;
       const decision = await this.rt.limiter.hit(`${rl.name}\0${rl.keyOf(r)}`, rl.limit, rl.windowSeconds);
@@ -306,7 +322,7 @@ class WafImpl implements Waf {
       });
     }
 
-    // 4. Managed rules, phase 1
+    // 5. Managed rules, phase 1
     const managed = this.managed;
     if (managed === null || skipManaged || !scope.managed.enabled) {
       return finish({ action: 'pass', matches, anomalyScore: 0, ...(wouldBlock ? { wouldBlock } : {}) });
@@ -461,8 +477,20 @@ export function anomalyScore(tx: Transaction): number {
   return sum;
 }
 
+/** At most this many matched variables per managed rule in a verdict (the engine keeps 8). */
+const MAX_MATCHED_VARIABLES = 8;
+
 function managedMatch(m: RuleMatch, redactor: Redactor, decidingRule: number | undefined): WafMatch {
   const first = m.matched[0];
+  // Each variable once (a rule can match one in several forms), each redacted on its own.
+  const variables: WafMatchedVariable[] = [];
+  const seen = new Set<string>();
+  for (const v of m.matched) {
+    if (seen.has(v.name) || variables.length >= MAX_MATCHED_VARIABLES) continue;
+    seen.add(v.name);
+    variables.push({ name: displayText(v.name), data: redactor.isSecretVariable(v.name) ? '[redacted]' : redactor.clean(v.value) });
+  }
+  // logdata quotes the last matched value, possibly transformed past what clean() recognises.
   const secret = m.matched.some((v) => redactor.isSecretVariable(v.name));
   const data = secret ? '[redacted]' : m.logdata !== '' ? redactor.clean(m.logdata) : first ? redactor.clean(first.value) : undefined;
   const blocked = m.action === 'deny' || m.action === 'drop' || m.action === 'redirect';
@@ -473,6 +501,7 @@ function managedMatch(m: RuleMatch, redactor: Redactor, decidingRule: number | u
     message: displayText(m.msg),
     ...(first ? { variable: displayText(first.name) } : {}),
     ...(data !== undefined ? { data } : {}),
+    ...(variables.length > 0 ? { variables } : {}),
     ...(m.severity !== null ? { severity: SEVERITIES[m.severity] ?? String(m.severity) } : {}),
     ...(m.tags.length > 0 ? { tags: m.tags } : {}),
     phase: m.phase,

@@ -35,14 +35,23 @@ function headerOf(r: RequestData, name: string): string {
   return r.header(name) ?? '';
 }
 
-/** The fields, named as in Cloudflare's rules language where one exists. */
+/**
+ * The fields, named as in Cloudflare's rules language where one exists. As at Cloudflare's edge
+ * (URL normalisation on, the default), http.request.uri.path and the URIs built on it read the
+ * normalised path (normalize.ts: "/%61dmin", "//admin" and "/x/../admin" are all "/admin"); the
+ * raw.* fields read the path as received. http.host is the host name without port or trailing
+ * dot, the name that selected the origin.
+ */
 export const FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, FieldDef>([
-  ['http.host', { type: 'string', keyed: false, read: (r) => r.host }],
+  ['http.host', { type: 'string', keyed: false, read: (r) => r.hostname }],
   ['http.request.method', { type: 'string', keyed: false, read: (r) => r.method }],
-  ['http.request.uri', { type: 'string', keyed: false, read: (r) => r.uri }],
-  ['http.request.uri.path', { type: 'string', keyed: false, read: (r) => r.path }],
+  ['http.request.uri', { type: 'string', keyed: false, read: (r) => r.normalizedUri }],
+  ['http.request.uri.path', { type: 'string', keyed: false, read: (r) => r.normalizedPath }],
   ['http.request.uri.query', { type: 'string', keyed: false, read: (r) => r.query }],
-  ['http.request.full_uri', { type: 'string', keyed: false, read: (r) => `https://${r.host}${r.uri}` }],
+  ['http.request.full_uri', { type: 'string', keyed: false, read: (r) => `https://${r.hostname}${r.normalizedUri}` }],
+  ['raw.http.request.uri', { type: 'string', keyed: false, read: (r) => r.uri }],
+  ['raw.http.request.uri.path', { type: 'string', keyed: false, read: (r) => r.path }],
+  ['raw.http.request.full_uri', { type: 'string', keyed: false, read: (r) => `https://${r.hostname}${r.uri}` }],
   ['http.request.version', { type: 'string', keyed: false, read: (r) => r.protocol }],
   ['http.request.headers', { type: 'string', keyed: true, read: (r, k) => headerOf(r, k!) }],
   ['http.request.cookies', { type: 'string', keyed: true, read: (r, k) => r.cookies.find(([n]) => n === k)?.[1] ?? '' }],

@@ -66,4 +66,18 @@ describe('keyless waf test', () => {
     expect(r.out).toMatch(/defined:  \/usr\/share\/modsecurity-crs\/rules\/REQUEST-942-APPLICATION-ATTACK-SQLI\.conf:\d+/);
     expect(r.out).toContain('exclude:  SecRuleUpdateTargetById 942100 "!ARGS:q"');
   }, 60_000);
+
+  it.skipIf(!crs)('a rule that matched several variables: each with its data, one exclusion per variable', async () => {
+    const cfg = file('crs2.yaml', 'waf: {}\n');
+    const req = file('sqli2.http', "GET /search?q=1%27%20or%20%271%27%3D%271&password=2%27%20or%20%272%27%3D%272&r=3%27%20or%20%273%27%3D%273 HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0\r\nAccept: text/html\r\n\r\n");
+    const r = await run(['test', '--config', cfg, '--request', req]);
+    expect(r.code).toBe(1);
+    const block = r.out.slice(r.out.indexOf('rule 942100'), r.out.indexOf('defined:', r.out.indexOf('rule 942100')));
+    expect(block).toContain("variable: ARGS:q\n             data:     1' or '1'='1");
+    expect(block).toContain('variable: ARGS:password\n             data:     [redacted]');
+    expect(block).toContain("variable: ARGS:r\n             data:     3' or '3'='3");
+    expect(r.out).not.toContain("2' or '2'='2");
+    for (const v of ['q', 'password', 'r']) expect(r.out).toContain(`exclude:  SecRuleUpdateTargetById 942100 "!ARGS:${v}"`);
+    expect(r.out).toContain('(the request matched 3 variables: exclude all of them to let it through)');
+  }, 60_000);
 });
