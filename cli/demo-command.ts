@@ -177,7 +177,12 @@ export const demoCommand: Command = {
       out(`  page:    ${edgeUrl}/  (in a browser that trusts ${path.join(dir, 'ca.crt')})`);
       out(`  fetch:   ${curl} -si ${edgeUrl}/cacheable | grep -i -e '^HTTP' -e cache-status -e x-request-id`);
       out(`  twice:   ${curl} -s -o /dev/null -w '%{http_code}\\n' ${edgeUrl}/cacheable  (MISS, then HIT; the origin sees one request)`);
-      out(`  blocked: ${curl} -s -o /dev/null -w '%{http_code}\\n' "${edgeUrl}/?id=1'%20OR%20'1'='1"  (403 from the WAF)`);
+      // The SQL injection example only where the CRS is active (the edge's ready line says); the
+      // example custom rule and rate limit work either way.
+      const crsActive = /^WAF blocking: (?!no managed rules)/.test(String(edge.ready.waf ?? ''));
+      if (crsActive) out(`  blocked: ${curl} -s -o /dev/null -w '%{http_code}\\n' "${edgeUrl}/?id=1'%20OR%20'1'='1"  (403: the OWASP CRS)`);
+      out(`  rule:    ${curl} -s -o /dev/null -w '%{http_code}\\n' ${edgeUrl}/wp-admin/  (403: the example custom rule no-wp-admin)`);
+      out(`  limit:   for i in $(seq 61); do ${curl} -s -o /dev/null -w '%{http_code} ' ${edgeUrl}/api/time; done; echo  (the 61st is 429: the example rate limit)`);
       out(`  purge:   curl -s -H "Authorization: Bearer $(cat ${path.join(dir, 'admin.token')})" -H 'content-type: application/json' -d '{"tags":["demo"]}' http://${String(edge.ready.admin)}/purge`);
       out(`  sign:    ${keyless} keyserver-client sign --pki ${dir} --server ${keyServer.address} --site site-ecdsa-p256`);
       out(`  keys:    ${keyless} keyserver-client list-keys --pki ${dir} --server ${keyServer.address}`);

@@ -8,7 +8,7 @@ import { devEdgeConfigYaml, devEdgeDemoSections } from '../../edge/dev-config.js
 /** The OWASP CRS when it is installed (Debian's modsecurity-crs), one custom rule and one rate limit, as examples. */
 const DEMO_WAF = `waf:
   mode: block
-  managed: { crs: auto, paranoiaLevel: 1 }   # the OWASP CRS when installed; the edge says at start-up which
+  managed: { crs: auto, paranoiaLevel: 1 }   # the OWASP CRS when installed; the edge says at start-up which rule set is active, or why none is
   rules:
     - name: no-wp-admin
       description: an example custom rule (nobody runs WordPress here)
