@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadEdgeConfig } from '../edge/config.js';
 import { Edge } from '../edge/edge.js';
+import type { EdgeCluster } from '../edge/cluster/edge-cluster.js';
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { untilStopSignal } from './stop-signal.js';
@@ -27,12 +28,24 @@ options:
 
 signals:
   SIGHUP          reload certificates (and the HTTP pipeline's origins, cache rules, WAF);
-                  a bad new config is rejected and the old one keeps serving
+                  a bad new config is rejected and the old one keeps serving. With workers,
+                  the primary reloads them all; a worker ignores a SIGHUP of its own
   SIGINT/SIGTERM  stop: refuse new connections, close open ones with close_notify, exit`,
 
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, check: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
     if (!values.config) throw new UsageError('--config FILE is required');
+    // SIGHUP's default action ends the process, so the handler is in place from the start: a
+    // hangup while the edge starts (a terminal closed, `kill -HUP` right after "edge ready") is
+    // applied once it runs. A worker ignores it: a hangup of the whole process group reaches the
+    // primary too, which reloads every worker over IPC.
+    let edge: Edge | EdgeCluster | undefined;
+    let hangupWhileStarting = false;
+    process.on('SIGHUP', () => {
+      if (cluster.isWorker) return;
+      if (edge) reload(edge);
+      else hangupWhileStarting = true;
+    });
     const config = await loadEdgeConfig(values.config);
     const log = pino({ level: config.log.level, base: { service: 'keyless-edge' } });
     if (values.check) {
@@ -51,11 +64,20 @@ signals:
       await new Promise(() => undefined);
       return 0;
     }
-    const edge = workers > 1 ? await (await import('../edge/cluster/edge-cluster.js')).EdgeCluster.start({ config, workers, log }) : await Edge.start({ config, configFile: values.config, log, processMetrics: true });
-    process.on('SIGHUP', () => {
+    function reload(running: Edge | EdgeCluster): void {
       log.info('SIGHUP: reloading configuration');
-      void edge.reload();
-    });
+      // The edge logs what it applied or why it refused; a cluster may also fail to ask a worker.
+      running.reload().then(
+        (result) => {
+          if (running instanceof Edge) return;
+          if (result.applied) log.info('configuration reloaded in every worker');
+          else log.error({ reason: result.reason }, 'configuration reload rejected; the previous configuration keeps serving');
+        },
+        (err: unknown) => log.error({ err: { message: (err as Error).message } }, 'configuration reload failed'),
+      );
+    }
+    edge = workers > 1 ? await (await import('../edge/cluster/edge-cluster.js')).EdgeCluster.start({ config, workers, log }) : await Edge.start({ config, configFile: values.config, log, processMetrics: true });
+    if (hangupWhileStarting) reload(edge);
     const failure = edge instanceof Edge ? new Promise<never>(() => undefined) : edge.failed;
     const code = await Promise.race([
       untilStopSignal((signal) => log.info({ signal }, 'stopping')).then(() => 0),

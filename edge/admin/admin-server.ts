@@ -121,7 +121,10 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
   const { target } = options;
 
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url === '/healthz') return;
+    // The route fastify matched, not the raw target: "/healthz?probe=1" is /healthz, and a query
+    // string naming /healthz ("/metrics?/healthz") opens nothing else.
+    // (A request no route matches, POST /healthz say, has no route url: it needs the token.)
+    if (request.routeOptions.url === '/healthz') return;
     const presented = bearerToken(request.headers.authorization);
     if (!presented || !tokenMatches(presented, options.token)) {
       request.log.warn({ client: request.ip, route: request.url }, 'admin request without a valid token');

@@ -8,6 +8,10 @@ import { Edge } from '../edge.js';
 import { serveWorkerRequests } from './ipc.js';
 
 export async function runEdgeWorker(config: EdgeConfig, configFile: string, index: number, log: Logger): Promise<void> {
+  // A hangup reaches the whole process group (a closed terminal, `kill -HUP -<pgid>`), and its
+  // default action would end the worker. The primary reloads on it and asks the workers over IPC,
+  // so a worker ignores it, from before its edge starts.
+  process.on('SIGHUP', () => undefined);
   const cache = config.cache?.store.type === 'disk' ? { ...config.cache, store: { ...config.cache.store, dir: path.join(config.cache.store.dir, `worker-${index}`) } } : config.cache;
   const { admin: _admin, ...rest } = config;
   const edge = await Edge.start({ config: { ...rest, ...(cache ? { cache } : {}) }, configFile, log: log.child({ worker: index }), processMetrics: index === 0, readyMessage: 'edge worker ready' });
