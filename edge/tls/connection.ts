@@ -6,8 +6,9 @@
 // Reading is one loop (pump) that takes records off the socket's bytes and hands each to the
 // handshake state, or to the reader once the handshake is done. While a state's handler is
 // running (the remote signature), the loop does not run: nothing the client sends is processed
-// until the server flight is out. Every failure goes through fail(), which sends the one alert
-// alertFor() picks and closes.
+// until the server flight is out, and once RECEIVE_PAUSE_BYTES wait unprocessed the socket is
+// paused (TCP backpressure) until it is. Every failure goes through fail(), which sends the one
+// alert alertFor() picks and closes.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -16,7 +17,7 @@ import { decodeAlert } from './codecs/alert.js';
 import { DEFAULT_MAX_HANDSHAKE_MESSAGE, encodeHandshake, HandshakeDeframer, type HandshakeMessage } from './codecs/handshake-framing.js';
 import { Transcript } from './crypto/transcript.js';
 import { AlertDescription, alertName, ContentType } from './enums.js';
-import { alertFor, errorCode, TlsError, timedOut, unexpectedMessage } from './errors.js';
+import { alertFor, errorCode, localFailure, TlsError, timedOut, unexpectedMessage } from './errors.js';
 import { ExpectClientHello } from './handshake/expect-client-hello.js';
 import type { HandshakeIo, HandshakeSettings, NegotiatedParameters } from './handshake/handshake-io.js';
 import type { HandshakeState } from './handshake/state.js';
@@ -50,6 +51,23 @@ export interface TlsConnectionOptions {
 const MAX_CONSECUTIVE_EMPTY_RECORDS = 32;
 const DEFAULT_EARLY_DATA_SKIP = 1 << 16;
 /**
+ * While a state's handler runs (the remote signature, up to its deadline), the socket is still
+ * read, so that a client that goes away is noticed and its signature request cancelled, but only
+ * until this many received bytes wait unprocessed; then it is paused and TCP backpressure holds
+ * the rest in the client's and the kernel's buffers. 64 KiB: more than an honest client sends
+ * before our ServerHello in anything but 0-RTT data (a ClientHello is at most 2^16 bytes with the
+ * default maxHandshakeMessageBytes, a change_cipher_spec 6), and paused 0-RTT data only waits.
+ */
+const RECEIVE_PAUSE_BYTES = 1 << 16;
+/**
+ * Backstop, should bytes arrive after the pause anyway: more unprocessed bytes than this fail the
+ * connection. Pausing allows RECEIVE_PAUSE_BYTES plus one socket read (libuv reads at most
+ * 64 KiB), i.e. under 2^17; 2^18 (256 KiB) leaves a factor of two and is still a bound that
+ * thousands of pending handshakes can afford. RFC 8446 has no alert for "too much to buffer";
+ * this is the local resource failure §6.2 describes for internal_error.
+ */
+const RECEIVE_BUFFER_LIMIT_BYTES = 1 << 18;
+/**
  * The abort reason of a connection that went away. A fixed object: abort() without a reason makes
  * a DOMException, whose stack trace costs more than the rest of the abort.
  */
@@ -58,6 +76,14 @@ const CONNECTION_CLOSED = Object.freeze({ name: 'AbortError', code: 'TLS_CONNECT
 const ALERT_LINGER_MS = 1_000;
 /** Up to this many bytes, a flush is joined into one buffer before it is written. */
 const SMALL_FLUSH_BYTES = 16 * 1024;
+
+/** For messages: the record types whose outer type is their real one. */
+const OUTER_TYPE_NAMES: Record<number, string> = {
+  [ContentType.change_cipher_spec]: 'change_cipher_spec',
+  [ContentType.alert]: 'alert',
+  [ContentType.handshake]: 'handshake',
+  [ContentType.application_data]: 'unprotected application_data',
+};
 
 export interface TlsConnectionEvents {
   /** The handshake completed: hand the connection to the HTTP server. */
@@ -99,12 +125,16 @@ export class TlsServerConnection extends Duplex {
   #peerClosed = false;
   #closeSent = false;
   #clientHelloSeen = false;
-  #changeCipherSpecSeen = false;
+  #changeCipherSpecsDropped = 0;
   #changeCipherSpecSent = false;
   #earlyDataSkip: 'unprotected' | 'undecryptable' | null = null;
   #earlyDataSkipped = 0;
   #emptyRecords = 0;
   #pausedForReader = false;
+  /** Paused while a state's handler runs, with RECEIVE_PAUSE_BYTES waiting (see there). */
+  #pausedWhileBusy = false;
+  /** Whether socket.pause() is in effect: either reason above. */
+  #socketPaused = false;
   #startedAt: number | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #userTimeout = false;
@@ -196,7 +226,28 @@ export class TlsServerConnection extends Duplex {
     if (this.#failed || this.#peerClosed) return;
     this.#records.push(chunk);
     this.#pump();
+    if (this.#busy && !this.#failed) this.#boundUnprocessedBytes();
   };
+
+  /** Bytes received while a handler runs are not processed: bound them (RECEIVE_PAUSE_BYTES). */
+  #boundUnprocessedBytes(): void {
+    const unprocessed = this.#records.bufferedBytes;
+    if (unprocessed > RECEIVE_BUFFER_LIMIT_BYTES) {
+      this.#fail(localFailure(`more than ${RECEIVE_BUFFER_LIMIT_BYTES} bytes received while the handshake was waiting`, 'TLS_ERR_RECEIVE_BUFFER_FULL'));
+    } else if (unprocessed >= RECEIVE_PAUSE_BYTES && !this.#pausedWhileBusy) {
+      this.#pausedWhileBusy = true;
+      this.#updateSocketFlow();
+    }
+  }
+
+  /** The socket reads unless the reader is behind or a handler runs with enough bytes waiting. */
+  #updateSocketFlow(): void {
+    const pause = this.#pausedForReader || this.#pausedWhileBusy;
+    if (pause === this.#socketPaused) return;
+    this.#socketPaused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
+  }
 
   #pump(): void {
     try {
@@ -214,15 +265,24 @@ export class TlsServerConnection extends Duplex {
   }
 
   #onRecord(record: TlsRecord): void {
+    // §5.1: "Handshake messages MUST NOT be interleaved with other record types." Checked here
+    // for every record whose type is its outer type: change_cipher_spec, a plaintext alert, and
+    // 0-RTT data that would be skipped unread. A protected record's type is known once it is
+    // decrypted (#onProtectedRecord). When this runs, complete messages have all been handed
+    // out (pump drains them first), so hasPartial() means a message in pieces.
+    if (record.type !== ContentType.handshake && !(record.type === ContentType.application_data && this.#decrypter) && this.#handshakeMessages.hasPartial()) {
+      throw unexpectedMessage(`a ${OUTER_TYPE_NAMES[record.type]} record inside a fragmented handshake message (RFC 8446 §5.1)`);
+    }
     switch (record.type) {
       case ContentType.change_cipher_spec:
-        // §5: one CCS, plaintext, between the first ClientHello and the client Finished, dropped.
+        // §5: a plaintext CCS between the first ClientHello and the client Finished is dropped,
+        // each one ("MUST simply drop it"), up to MAX_DROPPED_CHANGE_CIPHER_SPECS.
         checkChangeCipherSpec(record.fragment, {
           clientHelloReceived: this.#clientHelloSeen,
           clientFinishedReceived: this.#secure,
-          changeCipherSpecReceived: this.#changeCipherSpecSeen,
+          changeCipherSpecsDropped: this.#changeCipherSpecsDropped,
         });
-        this.#changeCipherSpecSeen = true;
+        this.#changeCipherSpecsDropped++;
         return;
       case ContentType.alert:
         // A client that failed on our ServerHello may alert before it has keys; afterwards
@@ -256,7 +316,7 @@ export class TlsServerConnection extends Duplex {
     }
     if (plaintext.type !== ContentType.handshake && this.#handshakeMessages.hasPartial()) {
       // §5.1: a handshake message in pieces must not be interleaved with other record types.
-      throw unexpectedMessage('a record of another type inside a fragmented handshake message');
+      throw unexpectedMessage('a protected record of another type inside a fragmented handshake message (RFC 8446 §5.1)');
     }
     switch (plaintext.type) {
       case ContentType.handshake:
@@ -297,6 +357,7 @@ export class TlsServerConnection extends Duplex {
           (state) => {
             this.#busy = false;
             this.#state = state;
+            this.#resumeAfterHandler();
             this.#pump();
           },
           (err: unknown) => {
@@ -309,6 +370,13 @@ export class TlsServerConnection extends Duplex {
       this.#state = next;
     }
     return handled;
+  }
+
+  /** The handler is done: read again (what waits in the record buffer is pumped first). */
+  #resumeAfterHandler(): void {
+    if (!this.#pausedWhileBusy) return;
+    this.#pausedWhileBusy = false;
+    this.#updateSocketFlow();
   }
 
   #onAlert(payload: Buffer): void {
@@ -344,7 +412,7 @@ export class TlsServerConnection extends Duplex {
     this.#emptyRecords = 0;
     if (!this.push(content) && !this.#pausedForReader) {
       this.#pausedForReader = true;
-      this.#socket.pause();
+      this.#updateSocketFlow();
     }
     if (this.#decrypter?.keyUpdateAdvised && this.#state instanceof Traffic) {
       // The client's key has protected many records: ask it to update (§5.5).
@@ -355,7 +423,7 @@ export class TlsServerConnection extends Duplex {
   override _read(): void {
     if (this.#pausedForReader) {
       this.#pausedForReader = false;
-      this.#socket.resume();
+      this.#updateSocketFlow();
     }
   }
 

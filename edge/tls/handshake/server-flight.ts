@@ -8,7 +8,8 @@
 //   Finished                                     then the application secrets
 //
 // No record from the client is processed while the signature is pending: the connection does
-// not read while a state's handler is running.
+// not pump records while a state's handler is running, and pauses the socket once 64 KiB wait
+// unprocessed (RECEIVE_PAUSE_BYTES in connection.ts).
 import { SignerError } from '../../signer.js';
 import type { CertificateChoice } from '../certificate-resolver.js';
 import { encodeCertificate } from '../codecs/certificate.js';

@@ -7,9 +7,19 @@
 //
 // The connection calls this for every plaintext change_cipher_spec record, before it would try
 // to decrypt. (A protected one is rejected by RecordDecrypter.) Clients in compatibility mode
-// send exactly one (§D.4), so a second one is rejected as well.
+// send exactly one (§D.4), but the RFC says to drop every one in the window, so repeated ones
+// are dropped too, up to MAX_DROPPED_CHANGE_CIPHER_SPECS.
 import { AlertDescription } from '../enums.js';
 import { TlsError } from '../errors.js';
+
+/**
+ * How many change_cipher_spec records one connection may have dropped. An honest client sends
+ * one (§D.4); the RFC sets no number, and a record of 6 bytes that costs us a check is a cheap
+ * way to keep a handshake busy, so the count is bounded like Go's crypto/tls, which gives up
+ * after 16 ignored records (maxUselessRecords). The window closes at the client Finished, so
+ * the count is per connection, not per run of consecutive records.
+ */
+export const MAX_DROPPED_CHANGE_CIPHER_SPECS = 16;
 
 /** Where the handshake is, as far as the change_cipher_spec rule cares. */
 export interface ChangeCipherSpecWindow {
@@ -17,8 +27,8 @@ export interface ChangeCipherSpecWindow {
   readonly clientHelloReceived: boolean;
   /** The client's Finished has been received (the handshake is over for this rule). */
   readonly clientFinishedReceived: boolean;
-  /** A change_cipher_spec was already dropped on this connection. */
-  readonly changeCipherSpecReceived: boolean;
+  /** change_cipher_spec records already dropped on this connection. */
+  readonly changeCipherSpecsDropped: number;
 }
 
 /** Returns when the record must be dropped; throws TlsError unexpected_message otherwise. */
@@ -28,7 +38,14 @@ export function checkChangeCipherSpec(fragment: Buffer, window: ChangeCipherSpec
   }
   if (!window.clientHelloReceived) throw unexpectedCcs('change_cipher_spec before the ClientHello');
   if (window.clientFinishedReceived) throw unexpectedCcs('change_cipher_spec after the client Finished');
-  if (window.changeCipherSpecReceived) throw unexpectedCcs('second change_cipher_spec record');
+  if (window.changeCipherSpecsDropped >= MAX_DROPPED_CHANGE_CIPHER_SPECS) {
+    throw new TlsError(
+      'peer-misbehaved',
+      AlertDescription.unexpected_message,
+      `more than ${MAX_DROPPED_CHANGE_CIPHER_SPECS} change_cipher_spec records`,
+      'TLS_ERR_TOO_MANY_CCS',
+    );
+  }
 }
 
 function unexpectedCcs(message: string): TlsError {

@@ -284,19 +284,31 @@ describe('refusals, each with its alert', () => {
     expect(await c.expectAlert()).toBe(AlertDescription.unexpected_message);
   });
 
-  it('unexpected_message for a second ClientHello without a HelloRetryRequest, and for a second change_cipher_spec', async () => {
+  it('unexpected_message for a second ClientHello without a HelloRetryRequest', async () => {
     const c = await client();
     await c.handshakeWith();
     c.sendProtected(ContentType.handshake, encodeHandshake(HandshakeType.client_hello, encodeClientHello({ extensions: [] })));
     expect(await c.expectAlert()).toBe(AlertDescription.unexpected_message);
-    const d = await client();
-    const ccs = Buffer.from([0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
-    const share = generateKeyShare(NamedGroup.x25519);
-    d.sendClientHello({ extensions: typicalClientExtensions({ keyShares: [{ group: NamedGroup.x25519, keyExchange: share.publicKey }] }) });
-    d.sendRaw(Buffer.concat([ccs, ccs]));
-    // The alert goes out under the handshake key, which this client never derived: check the server's side.
-    expect(await d.expectAlert()).toBe('closed');
-    expect(fixture.failures.map((f) => (f.error as { code?: string }).code)).toContain('TLS_ERR_UNEXPECTED_CCS');
+  });
+
+  const ccs = Buffer.from([0x14, 0x03, 0x03, 0x00, 0x01, 0x01]);
+
+  it('drops repeated change_cipher_spec records before the client Finished and completes (RFC 8446 §5 "MUST simply drop it")', async () => {
+    const c = await client();
+    const done = c.handshakeWith({ changeCipherSpec: true });
+    // Three right after the hello, and the compatibility one before the Finished: four in all.
+    c.sendRaw(Buffer.concat([ccs, ccs, ccs]));
+    await done;
+    expect(await httpGet(c)).toContain('200 OK');
+  });
+
+  it('unexpected_message for more than 16 change_cipher_spec records (a flood)', async () => {
+    const c = await client();
+    const done = c.handshakeWith();
+    c.sendRaw(Buffer.concat(Array.from({ length: 17 }, () => ccs)));
+    await done;
+    expect(await c.expectAlert()).toBe(AlertDescription.unexpected_message);
+    expect(fixture.failures.map((f) => (f.error as { code?: string }).code)).toContain('TLS_ERR_TOO_MANY_CCS');
   });
 
   it('unexpected_message for a handshake message that spans the key change after the ClientHello (§5.1)', async () => {
