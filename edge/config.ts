@@ -102,8 +102,14 @@ const adminSection = z
   })
   .refine((a) => (a.tokenFile === undefined) !== (a.tokenEnv === undefined), { message: 'set exactly one of tokenFile or tokenEnv' });
 
+/** One address, or several (IPv4 and IPv6, several ports): each gets a listener, all serve the same edge. */
+const listenSection = z
+  .union([hostPort, z.array(hostPort).min(1).max(16)])
+  .transform((v) => (typeof v === 'string' ? [v] : v))
+  .refine((v) => new Set(v).size === v.length, { message: 'each address once' });
+
 export const edgeConfigSchema = z.strictObject({
-  listen: hostPort.default('127.0.0.1:8443'),
+  listen: listenSection.default(['127.0.0.1:8443']),
   /** Processes running the whole edge on the shared listener ("auto": one per core). */
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
   tls: tlsSection,

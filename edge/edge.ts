@@ -60,7 +60,10 @@ export function settingsNeedingRestart(running: EdgeConfig, next: EdgeConfig): s
 }
 
 export class Edge implements AdminTarget {
+  /** The port of the first listen address. */
   port = 0;
+  /** "host:port" of every listener, in the order of `listen`. */
+  listening: readonly string[] = [];
   adminPort = 0;
   private chains: readonly ServedChain[] = [];
   private unlisted: readonly string[] = [];
@@ -125,16 +128,24 @@ export class Edge implements AdminTarget {
       edge.stageRegistry = stageRegistry;
       edge.rateLimitStore = rateLimitStore;
       tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
-      const { host, port } = parseHostPort(config.listen)!;
-      edge.port = (await tls.listen(port, host)).port;
       opened.push({ close: () => tls.close(200) });
+      const listening: string[] = [];
+      for (const address of config.listen) {
+        const { host, port } = parseHostPort(address)!;
+        const bound = (await tls.listen(port, host)).port;
+        listening.push(`${host.includes(':') ? `[${host}]` : host}:${bound}`);
+      }
+      // The first address is the edge's port (tests, the demo); every one is in the ready line.
+      edge.port = Number(listening[0]!.slice(listening[0]!.lastIndexOf(':') + 1));
+      edge.listening = listening;
       if (config.admin) await edge.startAdmin(config.admin);
       await edge.refreshKeys();
       edge.refreshTimer = setInterval(() => void edge.refreshKeys(), config.keyServers.keyRefreshIntervalMs);
       edge.refreshTimer.unref();
       log.info(
         {
-          listen: `${host}:${edge.port}`,
+          listen: listening[0],
+          ...(listening.length > 1 ? { listenAll: listening } : {}),
           ...(edge.adminPort ? { admin: `${parseHostPort(config.admin!.listen)!.host}:${edge.adminPort}` } : {}),
           certificates: chains.map((c) => c.name),
           keyServers: config.keyServers.servers.map((s) => s.address),

@@ -56,8 +56,9 @@ export class EdgeCluster implements AdminTarget {
       await edge.stop();
       throw err;
     }
-    const { host } = parseHostPort(options.config.listen)!;
-    options.log.info({ listen: `${host}:${edge.port}`, workers: options.workers, ...(edge.adminPort ? { admin: `${parseHostPort(options.config.admin!.listen)!.host}:${edge.adminPort}` } : {}) }, 'edge ready');
+    const { host } = parseHostPort(options.config.listen[0]!)!;
+    const more = options.config.listen.slice(1);
+    options.log.info({ listen: `${host}:${edge.port}`, ...(more.length > 0 ? { listenAll: [`${host}:${edge.port}`, ...more] } : {}), workers: options.workers, ...(edge.adminPort ? { admin: `${parseHostPort(options.config.admin!.listen)!.host}:${edge.adminPort}` } : {}) }, 'edge ready');
     return edge;
   }
 

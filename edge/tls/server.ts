@@ -34,7 +34,9 @@ interface TlsServerEvents {
 const QUIET_CODES = new Set(['TLS_ERR_CLOSED_IN_HANDSHAKE', 'TLS_ERR_PEER_CLOSED_IN_HANDSHAKE', 'TLS_ERR_SOCKET']);
 
 export class TlsServer extends EventEmitter<TlsServerEvents> {
+  /** The first listener (listen() opens more). */
   readonly netServer: net.Server;
+  private readonly sockets: net.Server[] = [];
   readonly signatureSlots: SignatureSlots;
   private settings: HandshakeSettings;
   private readonly open = new Set<TlsServerConnection>();
@@ -45,9 +47,24 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
     this.settings = options.settings;
     this.signatureSlots = new SignatureSlots(options.limits.maxPendingSignatures);
     this.metrics = createTlsMetrics(options.metrics ?? new Registry(), this);
-    // Half-open: a client may send close_notify and FIN right after its request and still read the answer.
-    this.netServer = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.accept(socket));
-    this.netServer.maxConnections = options.limits.maxConnections;
+    this.netServer = this.createListener();
+  }
+
+  /**
+   * A listening socket feeding this server. Half-open: a client may send close_notify and FIN
+   * right after its request and still read the answer. maxConnections counts the connections
+   * of every listener together.
+   */
+  private createListener(): net.Server {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
+      if (this.open.size >= this.options.limits.maxConnections) {
+        socket.destroy();
+        return;
+      }
+      this.accept(socket);
+    });
+    this.sockets.push(server);
+    return server;
   }
 
   /** Connections open now (handshaking or established). */
@@ -60,13 +77,15 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
     this.settings = settings;
   }
 
+  /** Listens on one more address: the first call uses netServer, each further call a new listener. */
   listen(port: number, host: string): Promise<AddressInfo> {
+    const server = this.netServer.listening ? this.createListener() : this.netServer;
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
-      this.netServer.once('error', onError);
-      this.netServer.listen(port, host, () => {
-        this.netServer.off('error', onError);
-        resolve(this.netServer.address() as AddressInfo);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        resolve(server.address() as AddressInfo);
       });
     });
   }
@@ -99,7 +118,7 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
 
   /** Stops accepting; open connections are ended gracefully (close_notify) and destroyed after `graceMs`. */
   async close(graceMs = 2_000): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+    const closed = Promise.all(this.sockets.map((l) => new Promise<void>((resolve) => (l.listening ? l.close(() => resolve()) : resolve()))));
     for (const connection of this.open) {
       if (connection.secure) connection.end();
       else connection.destroy();

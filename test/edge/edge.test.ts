@@ -210,3 +210,41 @@ describe('reload', () => {
     expect((await get(edge.port, ca)).status).toBe(200);
   });
 });
+
+describe('an edge on several listen addresses', () => {
+  let stack: RealStack;
+  let edge: EdgeFixture;
+
+  beforeAll(async () => {
+    stack = await startRealStack();
+    edge = await startEdgeFixture({ pki: stack.keyServer.pki, keyServers: [stack.keyServer.address], replace: [[/^listen: .*$/m, 'listen: [127.0.0.1:0, "[::1]:0", 127.0.0.2:0]']] });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await stack?.stop();
+  });
+
+  it('serves the same edge on every address (IPv4 and IPv6)', async () => {
+    expect(edge.edge.listening).toHaveLength(3);
+    expect(edge.edge.listening[1]).toMatch(/^\[::1\]:\d+$/);
+    for (const address of edge.edge.listening) {
+      const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+      const port = Number(address.slice(address.lastIndexOf(':') + 1));
+      const answer = await new Promise<Answer>((resolve, reject) => {
+        const socket = tls.connect({ host, port, servername: 'localhost', ca: stack.ca, minVersion: 'TLSv1.3' }, () => socket.write('GET /e2e HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
+        let data = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (data += d));
+        socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1]), json: JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) as Answer['json'] }));
+        socket.on('error', reject);
+      });
+      expect(answer.status, address).toBe(200);
+    }
+  });
+
+  it('refuses the same address twice, naming the field', async () => {
+    const { edgeConfigSchema } = await import('../../edge/config.js');
+    const result = edgeConfigSchema.shape.listen.safeParse(['127.0.0.1:8443', '127.0.0.1:8443']);
+    expect(result.success).toBe(false);
+  });
+});
