@@ -11,9 +11,9 @@ import type {
 } from '../proto/load.js';
 import type { OperationName } from './config.js';
 import type { EdgeIdentity } from './identity.js';
-import { identityFromPeerCertificate } from './identity.js';
+import { certificateValidityProblem, IdentityCache } from './identity.js';
 import type { CallContext, PipelineDeps, PipelineState } from './sign-pipeline.js';
-import { handleSign, refuseSign } from './sign-pipeline.js';
+import { DeadlinePassed, handleSign, refuseSign } from './sign-pipeline.js';
 import type { SigningKey } from './keystore/key-store.js';
 
 export interface ServiceLimits {
@@ -38,12 +38,37 @@ const OPERATION_ENUM: Record<OperationName, OperationEnum> = {
 interface AuthenticatedCall {
   getAuthContext(): { sslPeerCertificate?: import('node:tls').PeerCertificate };
   getPeer(): string;
+  getDeadline(): grpc.Deadline;
 }
 
-/** The edge's identity, from the certificate the TLS layer verified against the edge CA. */
-function callerIdentity(call: AuthenticatedCall): EdgeIdentity | null {
+/**
+ * The edge's identity, from the certificate the TLS layer verified against the edge CA (at the
+ * handshake: whether it is still valid is checked per request, see certificateValidityProblem).
+ */
+function callerIdentity(identities: IdentityCache, call: AuthenticatedCall): EdgeIdentity | null {
   const cert = call.getAuthContext().sslPeerCertificate;
-  return cert?.raw ? identityFromPeerCertificate(cert) : null;
+  return cert?.raw ? identities.fromPeerCertificate(cert) : null;
+}
+
+/**
+ * How close to its deadline a call's end counts as its deadline passing. The client's deadline
+ * timer fires at the same moment as ours (the grpc-timeout header rounds up), so its RST_STREAM can
+ * arrive a moment before our own deadline; either way the call ended because time ran out.
+ */
+const DEADLINE_CANCEL_SLACK_MS = 20;
+
+/**
+ * Aborts `controller` when the call ends before we answer: with DeadlinePassed when the call's
+ * deadline is (about) due (grpc-js ends a call whose deadline passes as "cancelled" too), else as
+ * a cancellation by the caller.
+ */
+function abortWhenCallEnds(call: AuthenticatedCall & { on(event: 'cancelled', listener: () => void): unknown }, controller: AbortController): void {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  call.on('cancelled', () => {
+    if (Number.isFinite(deadlineMs) && Date.now() >= deadlineMs - DEADLINE_CANCEL_SLACK_MS) controller.abort(new DeadlinePassed());
+    else controller.abort();
+  });
 }
 
 /** gRPC deadlines are wall-clock; the pipeline works on the monotonic clock. */
@@ -55,13 +80,14 @@ function deadlineFromCall(deadline: grpc.Deadline, defaultMs: number): number {
 }
 
 export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedServiceImplementation {
+  const identities = new IdentityCache();
   return {
     Sign(call: grpc.ServerUnaryCall<SignRequestMessage, SignResponseMessage>, callback: grpc.sendUnaryData<SignResponseMessage>) {
       const { state, limits, release } = host.acquire();
       const cancelled = new AbortController();
-      call.on('cancelled', () => cancelled.abort());
+      abortWhenCallEnds(call, cancelled);
       const ctx: CallContext = {
-        identity: callerIdentity(call),
+        identity: callerIdentity(identities, call),
         peer: call.getPeer(),
         deadlineAt: deadlineFromCall(call.getDeadline(), limits.defaultDeadlineMs),
         cancelled: cancelled.signal,
@@ -76,7 +102,7 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
     },
 
     SignStream(call: grpc.ServerDuplexStream<SignBatchMessage, SignResultBatchMessage>) {
-      const identity = callerIdentity(call);
+      const identity = callerIdentity(identities, call);
       const peer = call.getPeer();
       const cancelled = new AbortController();
       let inFlight = 0;
@@ -107,7 +133,7 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
         }
       };
 
-      call.on('cancelled', () => cancelled.abort());
+      abortWhenCallEnds(call, cancelled);
       call.on('error', () => cancelled.abort());
       call.on('data', (batch: SignBatchMessage) => {
         const { state, limits, release } = host.acquire();
@@ -167,7 +193,10 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
     ListKeys(call: grpc.ServerUnaryCall<unknown, ListKeysResponseMessage>, callback: grpc.sendUnaryData<ListKeysResponseMessage>) {
       const { state, release } = host.acquire();
       const started = performance.now();
-      const identity = callerIdentity(call);
+      const caller = callerIdentity(identities, call);
+      // An expired certificate authenticates nobody, here as in Sign; the audit line still names it.
+      const refusal = caller ? certificateValidityProblem(caller, Date.now()) : 'no verified client certificate';
+      const identity = refusal === undefined ? caller : null;
       const keys = identity
         ? state
             .listKeys()
@@ -185,7 +214,7 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
       host.deps.audit
         .append({
           decision: identity ? 'allowed' : 'denied',
-          identity,
+          identity: caller,
           peer: call.getPeer(),
           keyId: '',
           scheme: '',
@@ -195,10 +224,10 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
           requestId: '',
           latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
           outcome: identity ? 'OK' : 'UNAUTHENTICATED',
-          ...(identity ? { reason: `${keys.length} keys listed` } : { reason: 'no verified client certificate' }),
+          reason: refusal ?? `${keys.length} keys listed`,
         })
         .then(
-          () => (identity ? callback(null, { keys }) : callback({ code: grpc.status.UNAUTHENTICATED, details: 'no verified client certificate' })),
+          () => (identity ? callback(null, { keys }) : callback({ code: grpc.status.UNAUTHENTICATED, details: refusal ?? 'unauthenticated' })),
           () => callback({ code: grpc.status.INTERNAL, details: 'audit log unavailable' }),
         )
         .finally(release);

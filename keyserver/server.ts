@@ -51,7 +51,8 @@ async function readPin(store: Extract<KeyStoreConfig, { type: 'pkcs11' }>): Prom
   return text.trim();
 }
 
-async function openStore(config: KeyStoreConfig): Promise<KeyStore> {
+/** Opens a configured key store as the server does at start and at reload (the PIN read from pinEnv or pinFile). */
+export async function openKeyStore(config: KeyStoreConfig): Promise<KeyStore> {
   if (config.type === 'file') {
     // The threads' own bound matches the store's: the concurrency limit never lets more through.
     return FileKeyStore.load(config.dir, { maxPending: config.maxInFlight, ...(config.signingThreads !== undefined ? { signingThreads: config.signingThreads } : {}) });
@@ -88,7 +89,7 @@ async function buildGeneration(number: number, config: KeyServerConfig, log: Log
   const stores: LoadedStore[] = [];
   try {
     for (const storeConfig of config.keyStores) {
-      const store = await openStore(storeConfig);
+      const store = await openKeyStore(storeConfig);
       // Keys on the token the store could not use (when no selector named them): say which and why.
       if (store instanceof Pkcs11KeyStore) for (const s of store.skipped) log.warn({ store: store.name, key: s.source, reason: s.reason }, 'PKCS#11 key skipped');
       stores.push({ store, limit: new ConcurrencyLimit(storeConfig.maxInFlight, config.limits.maxQueuedPerStore) });

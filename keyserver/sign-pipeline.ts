@@ -2,7 +2,8 @@
 // item of SignStream both come here). Order of checks: who is calling, is the request well
 // formed, does the key exist, may this edge use it for this operation, is the edge within its
 // rate, can the key produce the scheme, is there still time; then sign, then write the audit
-// line durably, and only then return the signature.
+// line durably, and only then return the signature. "Who is calling" includes "is the caller's
+// certificate still valid": TLS checked it at the handshake, and a connection can outlive it.
 import { hashLength, schemeInfo, schemeName } from '../common/signature-scheme.js';
 import type { SignatureScheme } from '../common/signature-scheme.js';
 import type { ErrorCode, SignRequestMessage, SignResponseMessage } from '../proto/load.js';
@@ -10,6 +11,7 @@ import { AbortedWhileQueuedError, OverloadedError } from './concurrency-limit.js
 import type { ConcurrencyLimit } from './concurrency-limit.js';
 import type { OperationName } from './config.js';
 import type { EdgeIdentity } from './identity.js';
+import { certificateValidityProblem } from './identity.js';
 import type { KeyServerMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -63,8 +65,24 @@ export interface CallContext {
   readonly peer: string;
   /** performance.now() value after which the request must not be signed. */
   readonly deadlineAt: number;
-  /** Aborted when the caller cancels (the call or the whole stream). */
+  /**
+   * Aborted when the caller cancels (the call or the whole stream), or when the transport ends the
+   * call because its deadline passed: then the abort reason is a DeadlinePassed.
+   */
   readonly cancelled: AbortSignal;
+}
+
+/** The abort reason of CallContext.cancelled when the call ended because its own deadline passed. */
+export class DeadlinePassed extends Error {
+  constructor() {
+    super('the call deadline passed');
+    this.name = 'DeadlinePassed';
+  }
+}
+
+/** What an aborted (or timed out) request is refused as: the caller went away, or its deadline passed. */
+function abortOutcome(ctx: CallContext): 'CANCELLED' | 'DEADLINE_EXCEEDED' {
+  return ctx.cancelled.aborted && !(ctx.cancelled.reason instanceof DeadlinePassed) ? 'CANCELLED' : 'DEADLINE_EXCEEDED';
 }
 
 const DENIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -173,6 +191,9 @@ export async function handleSign(
 
   try {
     if (!ctx.identity) throw new Refusal('UNAUTHENTICATED', 'no verified client certificate');
+    const identity = ctx.identity;
+    const invalid = certificateValidityProblem(identity, Date.now());
+    if (invalid !== undefined) throw new Refusal('UNAUTHENTICATED', invalid);
     if (!/^[0-9a-f]{64}$/.test(req.key_id)) throw new Refusal('BAD_REQUEST', 'key_id must be 64 lowercase hex characters');
     if (req.request_id.length > MAX_REQUEST_ID) throw new Refusal('BAD_REQUEST', `request_id longer than ${MAX_REQUEST_ID} characters`);
     // RFC 6066 §3: a host_name is at most 2^16-1 bytes on the wire, but a DNS name is at most 253 characters.
@@ -202,9 +223,15 @@ export async function handleSign(
     }
     signature = await store.limit.run(
       async () => {
-        // A request whose deadline passed or whose caller went away is never signed.
-        if (ctx.cancelled.aborted) throw new Refusal('CANCELLED', 'the caller cancelled');
+        // A request whose deadline passed or whose caller went away is never signed, nor one whose
+        // certificate expired while it waited.
+        if (ctx.cancelled.aborted) {
+          const outcome = abortOutcome(ctx);
+          throw new Refusal(outcome, outcome === 'CANCELLED' ? 'the caller cancelled' : 'deadline passed before signing');
+        }
         if (performance.now() >= ctx.deadlineAt) throw new Refusal('DEADLINE_EXCEEDED', 'deadline passed before signing');
+        const expired = certificateValidityProblem(identity, Date.now());
+        if (expired !== undefined) throw new Refusal('UNAUTHENTICATED', expired);
         // The store checks both again at the moment it uses the key (a signing thread may be busy).
         const guard = { deadlineAt: ctx.deadlineAt, signal: ctx.cancelled };
         return operation === 'raw-digest' ? key.signDigest(scheme, payload, guard) : key.sign(scheme, payload, guard);
@@ -220,10 +247,10 @@ export async function handleSign(
       outcome = 'OVERLOADED';
       reason = err.message;
     } else if (err instanceof AbortedWhileQueuedError) {
-      outcome = ctx.cancelled.aborted ? 'CANCELLED' : 'DEADLINE_EXCEEDED';
+      outcome = abortOutcome(ctx);
       reason = 'gave up waiting for a signing slot';
     } else if (isStoreRefusal(err)) {
-      outcome = STORE_REFUSALS[err.code];
+      outcome = err.code === 'KEYSTORE_CANCELLED' && ctx.cancelled.reason instanceof DeadlinePassed ? 'DEADLINE_EXCEEDED' : STORE_REFUSALS[err.code];
       reason = err.message;
     } else {
       outcome = 'INTERNAL';

@@ -11,6 +11,8 @@ const edge = (uri: string, cn = 'edge'): EdgeIdentity => ({
   uris: [uri],
   fingerprint: '00'.repeat(32),
   name: uri,
+  notBefore: 0,
+  notAfter: Number.POSITIVE_INFINITY,
 });
 
 const rules = (edges: unknown[]) =>

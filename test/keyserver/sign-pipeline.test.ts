@@ -20,6 +20,8 @@ const identity: EdgeIdentity = {
   uris: ['spiffe://keyless/edge/edge-1'],
   fingerprint: 'ab'.repeat(32),
   name: 'spiffe://keyless/edge/edge-1',
+  notBefore: 0,
+  notAfter: Number.POSITIVE_INFINITY,
 };
 
 function keyThatDeclines(code: KeyStoreErrorCode, guards: SignGuard[]): SigningKey {
