@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { parseHostPort } from '../common/config-file.js';
-import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from './admin/admin-server.js';
+import { createAdminServer, purgeCache, type AdminTarget, type PurgeRequest, type Readiness } from './admin/admin-server.js';
 import { readAdminToken } from './admin/admin-token.js';
 import { loadEdgeConfig, type EdgeConfig } from './config.js';
 import { buildCache, buildOriginClient, buildWaf, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
@@ -275,17 +275,7 @@ export class Edge implements AdminTarget {
 
   async purge(request: PurgeRequest): Promise<number> {
     const cache: HttpCache | undefined = this.stages?.cache;
-    if (!cache) return 0;
-    switch (request.kind) {
-      case 'url':
-        return cache.purgeUrl(request.host, request.path);
-      case 'prefix':
-        return cache.purgePrefix(request.host, request.path);
-      case 'tags':
-        return cache.purgeTags(request.tags);
-      case 'all':
-        return cache.purgeAll();
-    }
+    return cache ? purgeCache(cache, request) : 0;
   }
 
   get httpServer(): http.Server {

@@ -25,6 +25,28 @@ export type PurgeRequest =
   | { readonly kind: 'tags'; readonly tags: readonly string[] }
   | { readonly kind: 'all' };
 
+/** The part of the cache a purge uses. */
+export interface PurgeableCache {
+  purgeUrl(host: string, target: string): Promise<number>;
+  purgePrefix(host: string, prefix: string): Promise<number>;
+  purgeTags(tags: readonly string[]): Promise<number>;
+  purgeAll(): Promise<number>;
+}
+
+/** Carries out a purge on one cache; the number of entries removed. */
+export function purgeCache(cache: PurgeableCache, request: PurgeRequest): Promise<number> {
+  switch (request.kind) {
+    case 'url':
+      return cache.purgeUrl(request.host, request.path);
+    case 'prefix':
+      return cache.purgePrefix(request.host, request.path);
+    case 'tags':
+      return cache.purgeTags(request.tags);
+    case 'all':
+      return cache.purgeAll();
+  }
+}
+
 export interface AdminTarget {
   readiness(): Promise<Readiness>;
   metrics(): Promise<{ contentType: string; body: string }>;

@@ -5,8 +5,10 @@
 // Signers are either the real key server (a KeyServerPool, see keyserver-fixture.ts) or, for
 // tests of the TLS layer alone, the key server's own file key store used in-process.
 import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { DevPkiLayout, DevSiteName } from '../../certs/index.js';
-import { DEV_SITES } from '../../certs/index.js';
+import { DEV_SITES, generateDevPki } from '../../certs/index.js';
 import type { KeyServerPool } from '../../edge/keyserver-client/index.js';
 import type { Signer } from '../../edge/signer.js';
 import { CertificateResolver, type CertificateResolverOptions } from '../../edge/tls/certificate-resolver.js';
@@ -17,6 +19,8 @@ import { handshakeSettings } from '../../edge/tls/settings.js';
 import { TlsServer, type TlsServerLimits } from '../../edge/tls/server.js';
 import { FileKeyStore } from '../../keyserver/keystore/file-store.js';
 import { localSigners } from '../../keyserver/local-signer.js';
+import { TestTlsClient } from './tls13-test-client.js';
+import { tempDir } from './tmp.js';
 
 /** The key server's file store, in this process: signs exactly what the key server would. */
 export async function inProcessSigners(pki: DevPkiLayout): Promise<{ signers: Map<string, Signer>; close(): Promise<void> }> {
@@ -112,6 +116,67 @@ export async function startTlsServerFixture(options: TlsServerFixtureOptions): P
     async close() {
       httpServer.closeAllConnections();
       await server.close(200);
+    },
+  };
+}
+
+export interface TlsServerSuite {
+  /** The dev PKI of the file's server (valid once its beforeAll ran). */
+  readonly pki: DevPkiLayout;
+  /** In-process signers for the PKI's sites. */
+  readonly signers: Map<string, Signer>;
+  /** The file's TLS server. */
+  readonly fixture: TlsServerFixture;
+  /** A scripted TLS 1.3 client to `port` (default: the file's server), closed after the file's tests. */
+  client(port?: number): Promise<TestTlsClient>;
+  /** Runs `fn` after the file's tests (in reverse order of registration). */
+  onCleanup(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * The usual set-up of a TLS server test file: a dev PKI, in-process signers and a server with
+ * the default test limits, made before the file's tests and torn down after them.
+ */
+export function useTlsServerSuite(name: string): TlsServerSuite {
+  let pki: DevPkiLayout | undefined;
+  let signers: Map<string, Signer> | undefined;
+  let fixture: TlsServerFixture | undefined;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  beforeAll(async () => {
+    const t = await tempDir(name);
+    cleanups.push(t.cleanup);
+    const made = await generateDevPki(path.join(t.dir, 'pki'));
+    pki = made;
+    const s = await inProcessSigners(made);
+    cleanups.push(s.close);
+    signers = s.signers;
+    fixture = await startTlsServerFixture({ pki: made, signers: s.signers });
+    cleanups.push(() => fixture!.close());
+  });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const ready = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the TLS server suite is used before its beforeAll ran');
+    return v;
+  };
+  return {
+    get pki() {
+      return ready(pki);
+    },
+    get signers() {
+      return ready(signers);
+    },
+    get fixture() {
+      return ready(fixture);
+    },
+    async client(port?: number) {
+      const c = await TestTlsClient.connect(port ?? ready(fixture).port);
+      cleanups.push(async () => c.close());
+      return c;
+    },
+    onCleanup(fn) {
+      cleanups.push(fn);
     },
   };
 }

@@ -4,7 +4,7 @@
 // from a real origin (node:http through undici).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createAdminServer, parsePurge, type AdminTarget, type PurgeRequest } from '../../../edge/admin/admin-server.js';
+import { createAdminServer, parsePurge, purgeCache, type AdminTarget, type PurgeRequest } from '../../../edge/admin/admin-server.js';
 import type { HttpCache } from '../../../edge/http/cache/index.js';
 import { cacheHarness, fixed, silentLog, startOrigin, type CacheHarness, type TestOrigin } from '../http/cache/helpers.js';
 
@@ -16,18 +16,7 @@ function cacheTarget(cache: HttpCache): AdminTarget {
     readiness: async () => ({ ready: true, checks: {} }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     reload: async () => ({ applied: true }),
-    purge: async (request: PurgeRequest) => {
-      switch (request.kind) {
-        case 'url':
-          return cache.purgeUrl(request.host, request.path);
-        case 'prefix':
-          return cache.purgePrefix(request.host, request.path);
-        case 'tags':
-          return cache.purgeTags(request.tags);
-        case 'all':
-          return cache.purgeAll();
-      }
-    },
+    purge: (request: PurgeRequest) => purgeCache(cache, request),
   };
 }
 

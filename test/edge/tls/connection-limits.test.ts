@@ -2,9 +2,8 @@
 // reads while a remote signature is pending, record types interleaved with a fragmented
 // handshake message (RFC 8446 §5.1), and the idle timeout of an established connection.
 import type net from 'node:net';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_SITES, generateDevPki, type DevPkiLayout } from '../../../certs/index.js';
+import { describe, expect, it } from 'vitest';
+import { DEV_SITES } from '../../../certs/index.js';
 import type { Signer } from '../../../edge/signer.js';
 import { encodeClientHello, typicalClientExtensions } from '../../../edge/tls/codecs/client-hello.js';
 import { encodeHandshake } from '../../../edge/tls/codecs/handshake-framing.js';
@@ -13,34 +12,10 @@ import { AlertDescription, ContentType, HandshakeType, NamedGroup } from '../../
 import { handshakeSettings } from '../../../edge/tls/settings.js';
 import { TlsServer } from '../../../edge/tls/server.js';
 import { TestTlsClient } from '../../helpers/tls13-test-client.js';
-import { buildResolver, DEFAULT_TEST_LIMITS, inProcessSigners, startTlsServerFixture, type TlsServerFixture } from '../../helpers/tls-server-fixture.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { buildResolver, DEFAULT_TEST_LIMITS, startTlsServerFixture, useTlsServerSuite, type TlsServerFixture } from '../../helpers/tls-server-fixture.js';
 
-let pki: DevPkiLayout;
-let signers: Map<string, Signer>;
-let fixture: TlsServerFixture;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  const t = await tempDir('connection-limits');
-  cleanups.push(t.cleanup);
-  pki = await generateDevPki(path.join(t.dir, 'pki'));
-  const s = await inProcessSigners(pki);
-  cleanups.push(s.close);
-  signers = s.signers;
-  fixture = await startTlsServerFixture({ pki, signers });
-  cleanups.push(() => fixture.close());
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function client(port = fixture.port): Promise<TestTlsClient> {
-  const c = await TestTlsClient.connect(port);
-  cleanups.push(async () => c.close());
-  return c;
-}
+const suite = useTlsServerSuite('connection-limits');
+const client = (port?: number): Promise<TestTlsClient> => suite.client(port);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -57,7 +32,7 @@ function gatedSigners(): { signers: Map<string, Signer>; release(): void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const gated = new Map<string, Signer>(
-    [...signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: async (...a: Parameters<Signer['sign']>) => (await gate, s.sign(...a)) }]),
+    [...suite.signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: async (...a: Parameters<Signer['sign']>) => (await gate, s.sign(...a)) }]),
   );
   return { signers: gated, release };
 }
@@ -85,8 +60,8 @@ describe('while the remote signature is pending', () => {
   it('stops reading (TCP backpressure): 10 MiB sent meanwhile are not taken in, and the handshake still completes', async () => {
     const gate = gatedSigners();
     // The flood is 0-RTT data the server skips: allow all of it, so this very connection can complete.
-    const f = await startTlsServerFixture({ pki, signers: gate.signers, limits: { maxEarlyDataSkipBytes: 16 << 20 } });
-    cleanups.push(() => f.close());
+    const f = await startTlsServerFixture({ pki: suite.pki, signers: gate.signers, limits: { maxEarlyDataSkipBytes: 16 << 20 } });
+    suite.onCleanup(() => f.close());
     const sockets = serverSockets(f);
     const c = await client(f.port);
     const done = c.handshakeWith({ extra: [{ name: 'early_data' }] });
@@ -118,8 +93,8 @@ describe('while the remote signature is pending', () => {
 
   it('fails with internal_error if unprocessed bytes pile up past 256 KiB anyway (a socket that ignores the pause)', async () => {
     const gate = gatedSigners();
-    const f = await startTlsServerFixture({ pki, signers: gate.signers });
-    cleanups.push(() => f.close());
+    const f = await startTlsServerFixture({ pki: suite.pki, signers: gate.signers });
+    suite.onCleanup(() => f.close());
     const sockets = serverSockets(f);
     const c = await client(f.port);
     const done = c.handshakeWith().catch(() => undefined);
@@ -140,7 +115,7 @@ describe('RFC 8446 §5.1: no other record type inside a fragmented handshake mes
     const hello = clientHello();
     c.sendRaw(Buffer.concat([record(ContentType.handshake, hello.subarray(0, 50)), CCS, record(ContentType.handshake, hello.subarray(50))]));
     expect(await c.expectAlert()).toBe(AlertDescription.unexpected_message);
-    expect(failureMessages(fixture)).toContain('a change_cipher_spec record inside a fragmented handshake message (RFC 8446 §5.1)');
+    expect(failureMessages(suite.fixture)).toContain('a change_cipher_spec record inside a fragmented handshake message (RFC 8446 §5.1)');
   });
 
   it('unexpected_message for a plaintext user_canceled alert between the two records of a ClientHello', async () => {
@@ -182,9 +157,9 @@ describe('RFC 8446 §5.1: no other record type inside a fragmented handshake mes
 
 describe('idle timeout of an established connection', () => {
   async function bareServer(idleTimeoutMs: number): Promise<number> {
-    const certificates = await buildResolver(pki, signers, DEV_SITES.map((s) => s.name));
+    const certificates = await buildResolver(suite.pki, suite.signers, DEV_SITES.map((s) => s.name));
     const server = new TlsServer({ settings: handshakeSettings(certificates), limits: { ...DEFAULT_TEST_LIMITS, idleTimeoutMs } });
-    cleanups.push(() => server.close(200));
+    suite.onCleanup(() => server.close(200));
     return (await server.listen(0, '127.0.0.1')).port;
   }
 
@@ -208,8 +183,8 @@ describe('idle timeout of an established connection', () => {
   });
 
   it('sends close_notify after idleTimeoutMs when the HTTP server set no timeout of its own', async () => {
-    const f = await startTlsServerFixture({ pki, signers, limits: { idleTimeoutMs: 300 } });
-    cleanups.push(() => f.close());
+    const f = await startTlsServerFixture({ pki: suite.pki, signers: suite.signers, limits: { idleTimeoutMs: 300 } });
+    suite.onCleanup(() => f.close());
     const c = await client(f.port);
     await c.handshakeWith();
     const started = Date.now();

@@ -1,8 +1,6 @@
 // The server handshake, message by message, against a scriptable client: every negotiation
 // path and every refusal, each checked for the alert RFC 8446 prescribes.
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDevPki, type DevPkiLayout } from '../../../../certs/index.js';
+import { describe, expect, it } from 'vitest';
 import { SignatureScheme } from '../../../../common/signature-scheme.js';
 import type { Signer } from '../../../../edge/signer.js';
 import { encodeClientHello, typicalClientExtensions } from '../../../../edge/tls/codecs/client-hello.js';
@@ -11,34 +9,10 @@ import { decodeKeyUpdate, encodeKeyUpdate } from '../../../../edge/tls/codecs/ke
 import { generateKeyShare } from '../../../../edge/tls/crypto/key-exchange.js';
 import { AlertDescription, CipherSuite, ContentType, HandshakeType, NamedGroup, ProtocolVersion } from '../../../../edge/tls/enums.js';
 import { TestTlsClient } from '../../../helpers/tls13-test-client.js';
-import { inProcessSigners, startTlsServerFixture, type TlsServerFixture } from '../../../helpers/tls-server-fixture.js';
-import { tempDir } from '../../../helpers/tmp.js';
+import { startTlsServerFixture, useTlsServerSuite } from '../../../helpers/tls-server-fixture.js';
 
-let pki: DevPkiLayout;
-let signers: Map<string, Signer>;
-let fixture: TlsServerFixture;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  const t = await tempDir('handshake');
-  cleanups.push(t.cleanup);
-  pki = await generateDevPki(path.join(t.dir, 'pki'));
-  const s = await inProcessSigners(pki);
-  cleanups.push(s.close);
-  signers = s.signers;
-  fixture = await startTlsServerFixture({ pki, signers });
-  cleanups.push(() => fixture.close());
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function client(port = fixture.port): Promise<TestTlsClient> {
-  const c = await TestTlsClient.connect(port);
-  cleanups.push(async () => c.close());
-  return c;
-}
+const suite = useTlsServerSuite('handshake');
+const client = (port?: number): Promise<TestTlsClient> => suite.client(port);
 
 /** Sends a hello built from typical extensions, with changes, and returns the alert the server answers. */
 async function alertFor(build: (shares: { group: number; keyExchange: Buffer }[]) => NonNullable<Parameters<typeof encodeClientHello>[0]>, port?: number): Promise<number | 'closed'> {
@@ -308,7 +282,7 @@ describe('refusals, each with its alert', () => {
     c.sendRaw(Buffer.concat(Array.from({ length: 17 }, () => ccs)));
     await done;
     expect(await c.expectAlert()).toBe(AlertDescription.unexpected_message);
-    expect(fixture.failures.map((f) => (f.error as { code?: string }).code)).toContain('TLS_ERR_TOO_MANY_CCS');
+    expect(suite.fixture.failures.map((f) => (f.error as { code?: string }).code)).toContain('TLS_ERR_TOO_MANY_CCS');
   });
 
   it('unexpected_message for a handshake message that spans the key change after the ClientHello (§5.1)', async () => {
@@ -324,8 +298,8 @@ describe('refusals, each with its alert', () => {
 
 describe('configured refusals and limits', () => {
   it('unrecognized_name for an unknown server_name when configured to reject', async () => {
-    const strict = await startTlsServerFixture({ pki, signers, resolver: { unknownServerName: 'reject' } });
-    cleanups.push(() => strict.close());
+    const strict = await startTlsServerFixture({ pki: suite.pki, signers: suite.signers, resolver: { unknownServerName: 'reject' } });
+    suite.onCleanup(() => strict.close());
     expect(await alertFor((shares) => ({ extensions: typicalClientExtensions({ keyShares: shares, serverName: 'unknown.example.com' }) }), strict.port)).toBe(
       AlertDescription.unrecognized_name,
     );
@@ -339,10 +313,10 @@ describe('configured refusals and limits', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const slow = new Map<string, Signer>(
-      [...signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: async (...a: Parameters<Signer['sign']>) => (await gate, s.sign(...a)) }]),
+      [...suite.signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: async (...a: Parameters<Signer['sign']>) => (await gate, s.sign(...a)) }]),
     );
-    const limited = await startTlsServerFixture({ pki, signers: slow, limits: { maxPendingSignatures: 1 } });
-    cleanups.push(() => limited.close());
+    const limited = await startTlsServerFixture({ pki: suite.pki, signers: slow, limits: { maxPendingSignatures: 1 } });
+    suite.onCleanup(() => limited.close());
     const waiting = await client(limited.port);
     const first = waiting.handshakeWith();
     await new Promise((r) => setTimeout(r, 100));
@@ -358,10 +332,10 @@ describe('configured refusals and limits', () => {
 
   it('internal_error when the signature does not come within its deadline', async () => {
     const never = new Map<string, Signer>(
-      [...signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: (_s, _i, _c, signal) => new Promise<Buffer>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) }]),
+      [...suite.signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: (_s, _i, _c, signal) => new Promise<Buffer>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) }]),
     );
-    const stuck = await startTlsServerFixture({ pki, signers: never, settings: { signatureTimeoutMs: 200 } });
-    cleanups.push(() => stuck.close());
+    const stuck = await startTlsServerFixture({ pki: suite.pki, signers: never, settings: { signatureTimeoutMs: 200 } });
+    suite.onCleanup(() => stuck.close());
     const c = await client(stuck.port);
     const started = Date.now();
     await expect(c.handshakeWith()).rejects.toThrow();
@@ -371,8 +345,8 @@ describe('configured refusals and limits', () => {
   });
 
   it('closes a client that never finishes its hello after the handshake timeout', async () => {
-    const quick = await startTlsServerFixture({ pki, signers, limits: { handshakeTimeoutMs: 300 } });
-    cleanups.push(() => quick.close());
+    const quick = await startTlsServerFixture({ pki: suite.pki, signers: suite.signers, limits: { handshakeTimeoutMs: 300 } });
+    suite.onCleanup(() => quick.close());
     const c = await client(quick.port);
     c.sendRaw(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00]));
     const started = Date.now();
@@ -429,7 +403,7 @@ describe('hostile bytes', () => {
     await c.handshakeWith();
     expect(await httpGet(c)).toContain('200 OK');
     // No handshake is left holding a signature slot.
-    expect(fixture.server.signatureSlots.pending).toBe(0);
+    expect(suite.fixture.server.signatureSlots.pending).toBe(0);
   });
 });
 
@@ -444,8 +418,8 @@ describe('server_name that is an IP literal', () => {
 
 describe('closing', () => {
   it('sends close_notify when the HTTP server closes an idle keep-alive connection', async () => {
-    const short = await startTlsServerFixture({ pki, signers });
-    cleanups.push(() => short.close());
+    const short = await startTlsServerFixture({ pki: suite.pki, signers: suite.signers });
+    suite.onCleanup(() => short.close());
     short.http.keepAliveTimeout = 200;
     const c = await client(short.port);
     await c.handshakeWith();
