@@ -9,6 +9,7 @@ import { ConfigError, resolveFrom, validateConfig } from '../../../common/config
 import { WafExpressionError } from './errors.js';
 import { compileExpression, FIELDS } from './expr/compile.js';
 import { isCidr } from './ip-list.js';
+import { MAX_BODY_LIMIT } from './limits.js';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64');
 
@@ -141,7 +142,7 @@ const managed = z
 
 const body = z.strictObject({
   /** Bytes of a request body the WAF inspects. */
-  limit: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+  limit: z.number().int().min(0).max(MAX_BODY_LIMIT).default(1024 * 1024),
   /** A longer body: refuse it (413), or inspect its first `limit` bytes and let the rest through. */
   onLimit: z.enum(['reject', 'inspect-partial']).default('reject'),
   /** A body that its Content-Type says is JSON/XML/form data but does not parse: block (400) or inspect it as raw text. */

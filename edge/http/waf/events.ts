@@ -114,6 +114,7 @@ export function logVerdict({ log, request, verdict, mode, durationMs }: EventCon
       matches: verdict.matches.map(eventMatch),
       durationMs: Math.round(durationMs * 1000) / 1000,
       ...(verdict.incomplete ? { incomplete: true } : {}),
+      ...(verdict.bodyTruncated ? { bodyTruncated: true } : {}),
     },
     `waf: ${what}${decisive ? ` by ${decisive.source === 'managed' ? 'rule ' : ''}${decisive.rule}` : ''}`,
   );

@@ -63,4 +63,9 @@ export interface WafVerdict {
   readonly wouldBlock?: { readonly status: number; readonly reason: string };
   /** Parts of the request the bounded regex fallback did not examine (its budget ran out). */
   readonly incomplete?: boolean;
+  /**
+   * The body was longer than waf.body.limit and only its first body.limit bytes were inspected
+   * (onLimit: inspect-partial, or detect mode); the rest was not looked at.
+   */
+  readonly bodyTruncated?: boolean;
 }

@@ -364,6 +364,10 @@ class WafImpl implements Waf {
       matches.push({ source: 'body', rule: 'body-limit', action: 'block', message: `the body is over the limit of ${this.bodyLimit} bytes` });
       if (!detect) return this.finish(r, { ...this.tooLarge(r), matches, anomalyScore: anomalyScore(tx) }, p.started, p.scope);
       p.wouldBlock ??= { status: 413, reason: 'body-limit' };
+    } else if (truncated) {
+      // inspect-partial: the rules see the first bodyLimit bytes; what follows goes to the origin
+      // uninspected, and the verdict (and the event log) say so.
+      matches.push({ source: 'body', rule: 'body-limit', action: 'log', message: `the body is over the limit of ${this.bodyLimit} bytes: only its first ${this.bodyLimit} bytes were inspected (onLimit: inspect-partial)` });
     }
     const inspected = body === null ? null : body.length > this.bodyLimit ? body.subarray(0, this.bodyLimit) : body;
     tx.bodyTruncated = truncated;
@@ -396,7 +400,7 @@ class WafImpl implements Waf {
     const redactor = new Redactor(r, tx.body?.args ?? [], this.config.redact);
     for (const m of tx.matches) matches.push(managedMatch(m, redactor, tx.interruption?.ruleId));
     const score = anomalyScore(tx);
-    const incomplete = tx.budget.exhausted ? { incomplete: true } : {};
+    const incomplete = { ...(tx.budget.exhausted ? { incomplete: true } : {}), ...(tx.bodyTruncated ? { bodyTruncated: true } : {}) };
     const interruption = tx.interruption;
     if (interruption !== null) {
       const status = interruption.status === 403 ? this.config.blockResponse.status : interruption.status;

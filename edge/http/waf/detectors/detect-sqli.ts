@@ -10,7 +10,15 @@
 // ("rock 'n' roll", "select one or more") from matching.
 //
 // The answer carries a short fingerprint (token types, e.g. "sLnCn") for logs and TX:0.
-import { tokenizeSql } from './sql-tokenizer.js';
+//
+// Coverage: the shapes that are an injection wherever they appear (UNION SELECT, a stacked
+// statement, a call to an attack-only function, WAITFOR DELAY, INTO OUTFILE) are looked for in
+// every token of the whole value, streamed in linear time and constant memory, so padding before
+// an injection — 20 KiB of text, or a thousand harmless words — does not hide it. The shapes
+// anchored at the start are read on the first 48 tokens, where the value meets the query; in a
+// string context padding is part of the first token, the string the injection closes.
+import { MAX_BODY_LIMIT } from '../limits.js';
+import { scanSql, tokenizeSql } from './sql-tokenizer.js';
 import type { SqlToken } from './sql-tokenizer.js';
 
 export interface SqliResult {
@@ -20,8 +28,13 @@ export interface SqliResult {
   readonly context: 'none' | "'" | '"';
 }
 
-/** Inputs are examined up to this many bytes; tokens beyond 48 are not looked at. */
-const MAX_INPUT = 8192;
+/**
+ * Inputs are examined up to this many bytes: 64 MiB, the largest waf.body.limit, so every value
+ * the WAF can see is read to its end (the work is linear in the length).
+ */
+const MAX_INPUT = MAX_BODY_LIMIT;
+/** The start-anchored shapes look at this many tokens. */
+const HEAD_TOKENS = 48;
 
 /** Functions no ordinary value calls: time delays, file access, error-based extraction, OS commands. */
 const ATTACK_FUNCTIONS = new Set([
@@ -90,51 +103,103 @@ export function detectSqli(raw: string): SqliResult | null {
   if (input.includes("'")) contexts.push("'");
   if (input.includes('"')) contexts.push('"');
   for (const context of contexts) {
-    const tokens = tokenizeSql(input, context);
-    const reason = matchShapes(tokens, context);
-    if (reason !== null) return { fingerprint: fingerprintOf(tokens), reason, context };
+    const head = tokenizeSql(input, context, HEAD_TOKENS);
+    const reason = anywhereShapes(input, context, head) ?? startShapes(head, context);
+    if (reason !== null) return { fingerprint: fingerprintOf(head), reason, context };
   }
   return null;
 }
 
-function matchShapes(t: readonly SqlToken[], context: 'none' | "'" | '"'): string | null {
-  // Anywhere: UNION [ALL|DISTINCT] [(] SELECT
-  for (let i = 0; i < t.length; i++) {
-    const tok = t[i]!;
-    if (tok.type === 'k' && tok.text === 'union') {
-      let j = i + 1;
-      while (t[j]?.type === 'c' || t[j]?.type === '(' || (t[j]?.type === 'k' && (t[j]!.text === 'all' || t[j]!.text === 'distinct'))) j++;
-      if (t[j]?.type === 'k' && t[j]!.text === 'select') return 'union select';
-      if (t[j]?.type === 'f' && t[j]!.text === 'select') return 'union select';
+/** The anywhere-shapes over every token of `input` (`head`: its first HEAD_TOKENS tokens). */
+function anywhereShapes(input: string, context: 'none' | "'" | '"', head: readonly SqlToken[]): string | null {
+  const shapes = new AnywhereShapes();
+  if (head.length < HEAD_TOKENS) {
+    // The head is the whole value: no need to read it again.
+    for (const t of head) if (shapes.push(t)) return shapes.found;
+    return shapes.finish();
+  }
+  scanSql(input, context, (t) => shapes.push(t));
+  return shapes.found ?? shapes.finish();
+}
+
+/**
+ * Shapes that are an injection wherever they are, fed one token at a time: it keeps the last four
+ * tokens (a shape looks at most three tokens ahead) and whether it is past a UNION.
+ */
+class AnywhereShapes {
+  found: string | null = null;
+  /** w[0] is the token being looked at, w[1..3] the ones after it. */
+  private readonly w: SqlToken[] = [];
+  /** Index of w[0] in the value's tokens. */
+  private index = 0;
+  /** Past UNION, and only ALL, DISTINCT, "(" or comments since. */
+  private afterUnion = false;
+
+  /** Returns true once a shape matched (then `found` says which). */
+  push(tok: SqlToken): boolean {
+    // UNION [ALL|DISTINCT] [(] [comments] SELECT
+    if (this.afterUnion) {
+      if ((tok.type === 'k' || tok.type === 'f') && tok.text === 'select') {
+        this.found = 'union select';
+        return true;
+      }
+      if (!(tok.type === 'c' || tok.type === '(' || (tok.type === 'k' && (tok.text === 'all' || tok.text === 'distinct')))) this.afterUnion = false;
     }
-    // Stacked statement: ; <statement keyword> <what it needs>
-    if (tok.type === ';' && i > 0) {
-      const next = t[i + 1];
-      if (next && (next.type === 'k' || next.type === 'b' || next.type === 'f')) {
-        const needs = STACKED.get(next.text);
-        if (needs !== undefined) {
-          const after = t[i + 2];
-          if (needs === null ? after !== undefined && after.type !== ';' || next.text === 'shutdown' : after !== undefined && needs.includes(after.text)) {
-            if (next.text !== 'set' || (after?.type === 'v' || after?.type === 'b') && t[i + 3]?.type === 'C') return `stacked ${next.text}`;
-          }
+    if (tok.type === 'k' && tok.text === 'union') this.afterUnion = true;
+    this.w.push(tok);
+    if (this.w.length < 4) return false;
+    return this.step();
+  }
+
+  /** At the end of the value: the last tokens, with nothing after them. */
+  finish(): string | null {
+    while (this.found === null && this.w.length > 0) this.step();
+    return this.found;
+  }
+
+  private step(): boolean {
+    const reason = positionShape(this.w, this.index);
+    this.w.shift();
+    this.index++;
+    if (reason === null) return false;
+    this.found = reason;
+    return true;
+  }
+}
+
+/** The anywhere-shapes that start at t[0] (t[1..3] follow it; t[0] is token number `index`). */
+function positionShape(t: readonly SqlToken[], index: number): string | null {
+  const tok = t[0]!;
+  // Stacked statement: ; <statement keyword> <what it needs>
+  if (tok.type === ';' && index > 0) {
+    const next = t[1];
+    if (next && (next.type === 'k' || next.type === 'b' || next.type === 'f')) {
+      const needs = STACKED.get(next.text);
+      if (needs !== undefined) {
+        const after = t[2];
+        if (needs === null ? after !== undefined && after.type !== ';' || next.text === 'shutdown' : after !== undefined && needs.includes(after.text)) {
+          if (next.text !== 'set' || (after?.type === 'v' || after?.type === 'b') && t[3]?.type === 'C') return `stacked ${next.text}`;
         }
       }
     }
-    // Functions only attacks call, wherever they are, when called with something.
-    // "sleep(5)", "benchmark(1e6,md5(1))" — but not prose like "sleep(8 hours)".
-    if (tok.type === 'f' && ALWAYS_ATTACK_FUNCTIONS.has(tok.text) && t[i + 1]?.type === '(') {
-      const arg = t[i + 2];
-      const next = t[i + 3];
-      if (arg?.type === ')' || ((isValue(arg) || arg?.type === 'f' || arg?.type === '(') && (next === undefined || next.type === ')' || next.type === ',' || next.type === 'A' || next.type === '(' || next.type === 'C'))) {
-        return `call ${tok.text}()`;
-      }
-    }
-    if (tok.type === 'k' && tok.text === 'waitfor' && t[i + 1]?.type === 'k' && (t[i + 1]!.text === 'delay' || t[i + 1]!.text === 'time') && t[i + 2]?.type === 's') {
-      return 'waitfor delay';
-    }
-    if (tok.type === 'k' && tok.text === 'into' && t[i + 1]?.type === 'k' && (t[i + 1]!.text === 'outfile' || t[i + 1]!.text === 'dumpfile')) return 'into outfile';
   }
+  // Functions only attacks call, wherever they are, when called with something.
+  // "sleep(5)", "benchmark(1e6,md5(1))" — but not prose like "sleep(8 hours)".
+  if (tok.type === 'f' && ALWAYS_ATTACK_FUNCTIONS.has(tok.text) && t[1]?.type === '(') {
+    const arg = t[2];
+    const next = t[3];
+    if (arg?.type === ')' || ((isValue(arg) || arg?.type === 'f' || arg?.type === '(') && (next === undefined || next.type === ')' || next.type === ',' || next.type === 'A' || next.type === '(' || next.type === 'C'))) {
+      return `call ${tok.text}()`;
+    }
+  }
+  if (tok.type === 'k' && tok.text === 'waitfor' && t[1]?.type === 'k' && (t[1]!.text === 'delay' || t[1]!.text === 'time') && t[2]?.type === 's') {
+    return 'waitfor delay';
+  }
+  if (tok.type === 'k' && tok.text === 'into' && t[1]?.type === 'k' && (t[1]!.text === 'outfile' || t[1]!.text === 'dumpfile')) return 'into outfile';
+  return null;
+}
 
+function startShapes(t: readonly SqlToken[], context: 'none' | "'" | '"'): string | null {
   // Shapes at the start, where the value meets the query.
   let p = 0;
   if (context !== 'none') {

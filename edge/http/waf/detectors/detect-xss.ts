@@ -10,14 +10,28 @@
 //   - an event-handler attribute (on*) on any element;
 //   - a URL attribute whose scheme runs code (javascript:, vbscript:, data:text/html);
 //   - CSS that runs code (expression(), behavior, -moz-binding, url(javascript:)).
+//
+// Coverage: the whole value is read, in linear time, so padding before an injection does not
+// hide it. Every "<" + letter is read as a tag (also one inside another tag's attribute value:
+// the value may be pasted somewhere else), each within a bounded stretch of text after its "<":
+// TAG_REGION bytes, or NESTED_TAG_REGION for a tag that starts inside the text the previous tags
+// were read from — which is what keeps "<a x='<a x='<a x='..." from costing n²/2. Attribute
+// injection (a quote or blank, then on*=, style=, href=... ) is looked for over the whole value,
+// which also covers attributes beyond a tag's region or beyond its first MAX_ATTRIBUTES.
+import { MAX_BODY_LIMIT } from '../limits.js';
 import { htmlEntityDecode } from '../seclang/transformations.js';
 
 export interface XssResult {
   readonly reason: string;
 }
 
-const MAX_INPUT = 16384;
-const MAX_TAGS = 64;
+/** Inputs are examined up to this many bytes: 64 MiB, the largest waf.body.limit, so to their end. */
+const MAX_INPUT = MAX_BODY_LIMIT;
+/** A tag's name and attributes are read within this many bytes of its "<". */
+const TAG_REGION = 16384;
+/** ... or this many, for a tag that starts inside the text an earlier tag was read from. */
+const NESTED_TAG_REGION = 256;
+const MAX_ATTRIBUTES = 64;
 
 /** Elements that are dangerous whatever their attributes. */
 const ACTIVE_ELEMENTS = new Set([
@@ -57,80 +71,168 @@ export function detectXss(raw: string): XssResult | null {
   // Cheap exit: every door needs one of these.
   if (lower.indexOf('<') < 0 && lower.indexOf('on') < 0 && lower.indexOf('script') < 0 && lower.indexOf('data:') < 0 && lower.indexOf('style') < 0) return null;
 
-  // The value as a URL.
-  const asUrl = schemeText(input.slice(0, 128));
+  // The value as a URL (browsers drop leading blanks and control characters, entity-encoded too).
+  const urlStart = skipUrlBlanks(input);
+  const asUrl = schemeText(input.slice(urlStart, urlStart + 128));
   const scheme = SCRIPT_SCHEME.exec(asUrl);
   if (scheme && (asUrl.startsWith(scheme[0] + ':') || scheme[0].startsWith('data:'))) return { reason: `${scheme[0].replace(/\s+/g, '')} URL` };
 
-  // Tags.
-  let pos = 0;
-  let tags = 0;
-  while (tags < MAX_TAGS) {
-    const lt = lower.indexOf('<', pos);
-    if (lt < 0) break;
-    pos = lt + 1;
-    let i = lt + 1;
-    if (lower[i] === '/') i++; // closing tags carry attributes too, and </script> ends a script context
-    const nameMatch = /^[a-z][^\s/>\x00]*/.exec(lower.slice(i, i + 64));
-    if (!nameMatch) {
-      if (lower.startsWith('<!--', lt) || lower.startsWith('<?', lt) || lower.startsWith('<!', lt)) continue;
-      continue;
+  // Tags. A tag is read within its region: up to TAG_REGION bytes, or — when it starts inside
+  // the text an earlier tag was read from (in one of its attribute values, say) — up to
+  // NESTED_TAG_REGION bytes and never past the next "<". The regions of tags of the first kind
+  // do not overlap, nor do those of the second kind: the whole scan reads each byte a bounded
+  // number of times, however the "<" are arranged.
+  let lt = lower.indexOf('<');
+  /** End of the text earlier tags were read from. */
+  let reach = 0;
+  while (lt >= 0) {
+    const next = lower.indexOf('<', lt + 1);
+    const c = lower.charCodeAt(lt + 1);
+    if ((c >= 0x61 && c <= 0x7a) || c === 0x2f) {
+      const nested = lt < reach;
+      const end = nested ? Math.min(lt + NESTED_TAG_REGION, next < 0 ? lower.length : next) : Math.min(lower.length, lt + TAG_REGION);
+      const tag = readTag(lower, input, lt, end, next >= 0);
+      if (typeof tag !== 'number') return tag;
+      reach = Math.max(reach, lt + tag);
     }
-    tags++;
-    const name = nameMatch[0];
-    const closing = lower[lt + 1] === '/';
-    i += name.length;
-    if (!closing && ACTIVE_ELEMENTS.has(name)) return { reason: `<${name}> element` };
-    if (closing && (name === 'script' || name === 'style' || name === 'textarea' || name === 'title')) {
-      // "</script>" on its own ends the page's script and lets what follows be markup.
-      if (lower.indexOf('<', i) >= 0) return { reason: `</${name}> then markup` };
-    }
-    // Attributes
-    for (let attrs = 0; attrs < 64 && i < lower.length && lower[i] !== '>'; attrs++) {
-      while (i < lower.length && /[\s/]/.test(lower[i]!)) i++;
-      if (i >= lower.length || lower[i] === '>') break;
-      const attr = /^[^\s/>=]+|^=[^\s/>=]*/.exec(lower.slice(i, i + 128));
-      if (!attr) break;
-      const attrName = attr[0];
-      i += attrName.length;
-      while (i < lower.length && /\s/.test(lower[i]!)) i++;
-      let value = '';
-      if (lower[i] === '=') {
-        i++;
-        while (i < lower.length && /\s/.test(lower[i]!)) i++;
-        const q = lower[i];
-        if (q === '"' || q === "'") {
-          const end = lower.indexOf(q, i + 1);
-          value = input.slice(i + 1, end < 0 ? lower.length : end);
-          i = end < 0 ? lower.length : end + 1;
-        } else {
-          const m = /^[^\s>]*/.exec(lower.slice(i))!;
-          value = input.slice(i, i + m[0].length);
-          i += m[0].length;
-        }
-      }
-      if (/^on[a-z]+/.test(attrName)) return { reason: `<${name} ${attrName}=> event handler` };
-      if (URL_ATTRIBUTES.has(attrName) && value !== '') {
-        const url = schemeText(value.slice(0, 256));
-        const s = SCRIPT_SCHEME.exec(url);
-        if (s) return { reason: `<${name} ${attrName}=${s[0].replace(/\s+/g, '')}...>` };
-      }
-      if (attrName === 'style' && SCRIPT_CSS.test(htmlEntityDecode(value).toLowerCase())) return { reason: `<${name} style=...> script in CSS` };
-      if (attrName === 'http-equiv' && /refresh|set-cookie/.test(value.toLowerCase())) return { reason: `<${name} http-equiv=${value}>` };
-    }
+    lt = next;
   }
 
-  // The value closing an attribute and adding one: a quote (or the start, or a blank for unquoted
-  // attributes), then blanks or "/", then an event handler, or a style / URL attribute that runs code.
-  const head = lower.slice(0, 1024);
-  for (const m of head.matchAll(/(?:^|["'`\s])[\s/]*(on[a-z]{3,40}|style|formaction|href|src|srcdoc)\s*=\s*["'`]?/g)) {
-    const name = m[1]!;
-    const value = head.slice(m.index + m[0].length);
-    if (name.startsWith('on')) {
+  return attributeInjection(lower);
+}
+
+/** Where a URL would start once a browser drops its leading blanks and controls (raw or as &#9; &Tab; ...). */
+function skipUrlBlanks(s: string): number {
+  let i = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) {
+      i++;
+      continue;
+    }
+    if (c !== 0x26) break;
+    const m = /^&(?:#0*(?:[0-9]|[12][0-9]|3[0-2])(?![0-9])|#x0*(?:[0-9a-f]|1[0-9a-f]|20)(?![0-9a-f])|tab|newline);?/i.exec(s.slice(i, i + 16));
+    if (!m) break;
+    i += m[0].length;
+  }
+  return i;
+}
+
+/**
+ * The tag at `lt` of `lower` (the input `input` in lower case), read no further than `end`: a
+ * reason, or how far from `lt` it was read. `moreTags`: a "<" follows it in the value.
+ */
+function readTag(lower: string, input: string, lt: number, end: number, moreTags: boolean): XssResult | number {
+  let i = lt + 1;
+  const closing = lower.charCodeAt(i) === 0x2f;
+  if (closing) i++; // closing tags carry attributes too, and </script> ends a script context
+  // The name: a letter, then anything but blanks, "/", ">" and NUL (at most 64 characters).
+  if (!isLetter(lower.charCodeAt(i)) || i >= end) return i - lt;
+  const nameStart = i;
+  const nameEnd = Math.min(end, nameStart + 64);
+  while (i < nameEnd && !isNameStop(lower.charCodeAt(i))) i++;
+  const name = lower.slice(nameStart, i);
+  if (!closing && ACTIVE_ELEMENTS.has(name)) return { reason: `<${name}> element` };
+  if (closing && (name === 'script' || name === 'style' || name === 'textarea' || name === 'title')) {
+    // "</script>" on its own ends the page's script and lets what follows be markup.
+    if (moreTags) return { reason: `</${name}> then markup` };
+  }
+  // Attributes
+  for (let attrs = 0; attrs < MAX_ATTRIBUTES && i < end && lower.charCodeAt(i) !== 0x3e; attrs++) {
+    while (i < end && isBlankOrSlash(lower.charCodeAt(i))) i++;
+    if (i >= end || lower.charCodeAt(i) === 0x3e) break;
+    // The name: anything but blanks, "/", ">" and "=", or "=" and then that (at most 128 characters).
+    const attrStart = i;
+    const attrEnd = Math.min(end, attrStart + 128);
+    if (lower.charCodeAt(i) === 0x3d) i++;
+    while (i < attrEnd && !isAttrStop(lower.charCodeAt(i))) i++;
+    const attrName = lower.slice(attrStart, i);
+    while (i < end && isBlank(lower.charCodeAt(i))) i++;
+    let value = '';
+    if (i < end && lower.charCodeAt(i) === 0x3d) {
+      i++;
+      while (i < end && isBlank(lower.charCodeAt(i))) i++;
+      const q = lower.charCodeAt(i);
+      if (i < end && (q === 0x22 || q === 0x27)) {
+        let close = i + 1;
+        while (close < end && lower.charCodeAt(close) !== q) close++;
+        value = input.slice(i + 1, close);
+        i = close < end ? close + 1 : end;
+      } else {
+        const start = i;
+        while (i < end && lower.charCodeAt(i) !== 0x3e && !isBlank(lower.charCodeAt(i))) i++;
+        value = input.slice(start, i);
+      }
+    }
+    if (attrName.length > 2 && attrName.startsWith('on') && isLetter(attrName.charCodeAt(2))) return { reason: `<${name} ${attrName}=> event handler` };
+    if (value === '') continue;
+    if (URL_ATTRIBUTES.has(attrName)) {
+      const url = schemeText(value.slice(0, 256));
+      const s = SCRIPT_SCHEME.exec(url);
+      if (s) return { reason: `<${name} ${attrName}=${s[0].replace(/\s+/g, '')}...>` };
+    }
+    if (attrName === 'style' && SCRIPT_CSS.test(htmlEntityDecode(value).toLowerCase())) return { reason: `<${name} style=...> script in CSS` };
+    if (attrName === 'http-equiv' && /refresh|set-cookie/.test(value.toLowerCase())) return { reason: `<${name} http-equiv=${value}>` };
+  }
+  return i - lt;
+}
+
+function isNameStop(c: number): boolean {
+  return c === 0x2f || c === 0x3e || c === 0x00 || isBlank(c);
+}
+
+function isAttrStop(c: number): boolean {
+  return c === 0x2f || c === 0x3e || c === 0x3d || isBlank(c);
+}
+
+/** \s as the regexes above mean it, on byte strings: tab, LF, VT, FF, CR, space, and NBSP (0xa0). */
+function isBlank(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+function isBlankOrSlash(c: number): boolean {
+  return c === 0x2f || isBlank(c);
+}
+
+const INJECTED_NAMES = new Set(['style', 'formaction', 'href', 'src', 'srcdoc']);
+
+/**
+ * The value closing an attribute and adding one: a quote (or the start, or a blank for unquoted
+ * attributes), then blanks or "/", then an event handler, or a style / URL attribute that runs
+ * code — "(?:^|["'`\s])[\s/]*(on[a-z]{3,40}|style|formaction|href|src|srcdoc)\s*=\s*["'`]?"
+ * anywhere in the value. Found from each "=" backwards, so that it is linear: each run of blanks
+ * is walked over at most twice, a name at most once.
+ */
+function attributeInjection(lower: string): XssResult | null {
+  for (let eq = lower.indexOf('='); eq >= 0; eq = lower.indexOf('=', eq + 1)) {
+    let j = eq - 1;
+    while (j >= 0 && isBlank(lower.charCodeAt(j))) j--;
+    const nameEnd = j + 1;
+    while (j >= 0 && nameEnd - j <= 43 && isLetter(lower.charCodeAt(j))) j--;
+    if (j >= 0 && isLetter(lower.charCodeAt(j))) continue; // a longer word than any name here
+    const name = lower.slice(j + 1, nameEnd);
+    const isHandler = name.length >= 5 && name.length <= 42 && name.startsWith('on');
+    if (!isHandler && !INJECTED_NAMES.has(name)) continue;
+    // Before the name: blanks and "/" back to a quote, a blank, or the start of the value.
+    let blank = false;
+    while (j >= 0 && isBlankOrSlash(lower.charCodeAt(j))) {
+      if (lower.charCodeAt(j) !== 0x2f) blank = true;
+      j--;
+    }
+    const before = j < 0 ? '' : lower[j]!;
+    if (!(j < 0 || blank || before === '"' || before === "'" || before === '`')) continue;
+    let valueStart = eq + 1;
+    while (valueStart < lower.length && valueStart - eq <= 256 && isBlank(lower.charCodeAt(valueStart))) valueStart++;
+    if (lower[valueStart] === '"' || lower[valueStart] === "'" || lower[valueStart] === '`') valueStart++;
+    if (isHandler) {
       if (EVENT_HANDLER.test(name)) return { reason: `attribute injection: ${name}=` };
-    } else if (name === 'style' ? SCRIPT_CSS.test(value.slice(0, 256)) : SCRIPT_SCHEME.test(schemeText(value.slice(0, 128)))) {
+    } else if (name === 'style' ? SCRIPT_CSS.test(lower.slice(valueStart, valueStart + 256)) : SCRIPT_SCHEME.test(schemeText(lower.slice(valueStart, valueStart + 128)))) {
       return { reason: `attribute injection: ${name}=` };
     }
   }
   return null;
+}
+
+function isLetter(c: number): boolean {
+  return c >= 0x61 && c <= 0x7a;
 }

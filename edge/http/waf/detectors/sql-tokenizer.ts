@@ -78,15 +78,37 @@ function isSpace(c: number): boolean {
  * a string opened with that quote). At most `maxTokens`.
  */
 export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxTokens = 48): SqlToken[] {
-  const s = input;
   const tokens: SqlToken[] = [];
+  if (maxTokens <= 0) return tokens;
+  scanSql(input, context, (t) => {
+    tokens.push(t);
+    return tokens.length >= maxTokens;
+  });
+  return tokens;
+}
+
+/**
+ * The tokens of `input`, one at a time, to `sink` (which returns true to stop): for reading a
+ * whole value of any length in linear time without holding its tokens.
+ */
+export function scanSql(input: string, context: 'none' | "'" | '"', sink: (token: SqlToken) => boolean): void {
+  scan(input, context, sink, 0);
+}
+
+/** MySQL executable comments inside executable comments: deeper than this they are plain comments. */
+const MAX_EXECUTABLE_DEPTH = 8;
+
+/** Returns true when the sink asked to stop. */
+function scan(input: string, context: 'none' | "'" | '"', sink: (token: SqlToken) => boolean, depth: number): boolean {
+  const s = input;
+  const emit = sink;
   let i = 0;
   if (context !== 'none') {
     const end = closingQuote(s, 0, context);
-    tokens.push({ type: 's', text: s.slice(0, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 });
+    if (emit({ type: 's', text: s.slice(0, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 })) return true;
     i = end < 0 ? s.length : end + 1;
   }
-  while (i < s.length && tokens.length < maxTokens) {
+  while (i < s.length) {
     const c = s.charCodeAt(i);
     if (isSpace(c)) {
       i++;
@@ -95,22 +117,22 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
     // Comments
     if (c === 0x2f && s.charCodeAt(i + 1) === 0x2a) {
       const close = s.indexOf('*/', i + 2);
-      if (s.charCodeAt(i + 2) === 0x21) {
+      if (s.charCodeAt(i + 2) === 0x21 && depth < MAX_EXECUTABLE_DEPTH) {
         // MySQL executable comment /*!50000 code */: its content is code. Skip the version digits.
         let j = i + 3;
         while (j < s.length && isDigit(s.charCodeAt(j))) j++;
         const body = s.slice(j, close < 0 ? s.length : close);
-        tokens.push(...tokenizeSql(body, 'none', maxTokens - tokens.length));
+        if (scan(body, 'none', sink, depth + 1)) return true;
         i = close < 0 ? s.length : close + 2;
         continue;
       }
-      tokens.push({ type: 'c', text: '/*', closed: close < 0 });
+      if (emit({ type: 'c', text: '/*', closed: close < 0 })) return true;
       i = close < 0 ? s.length : close + 2;
       continue;
     }
     if (c === 0x23 || (c === 0x2d && s.charCodeAt(i + 1) === 0x2d)) {
       const nl = s.indexOf('\n', i);
-      tokens.push({ type: 'c', text: c === 0x23 ? '#' : '--', closed: nl < 0 });
+      if (emit({ type: 'c', text: c === 0x23 ? '#' : '--', closed: nl < 0 })) return true;
       i = nl < 0 ? s.length : nl + 1;
       continue;
     }
@@ -118,13 +140,13 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
     if (c === 0x27 || c === 0x22) {
       const q = s[i]! as "'" | '"';
       const end = closingQuote(s, i + 1, q);
-      tokens.push({ type: 's', text: s.slice(i + 1, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 });
+      if (emit({ type: 's', text: s.slice(i + 1, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 })) return true;
       i = end < 0 ? s.length : end + 1;
       continue;
     }
     if (c === 0x60) {
       const end = s.indexOf('`', i + 1);
-      tokens.push({ type: 'b', text: s.slice(i + 1, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 });
+      if (emit({ type: 'b', text: s.slice(i + 1, end < 0 ? s.length : end).toLowerCase(), closed: end >= 0 })) return true;
       i = end < 0 ? s.length : end + 1;
       continue;
     }
@@ -142,7 +164,7 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
         }
       }
       // "1union" reads as 1 then union in MySQL: a number ends where letters start.
-      tokens.push({ type: 'n', text: s.slice(i, j).toLowerCase(), closed: true });
+      if (emit({ type: 'n', text: s.slice(i, j).toLowerCase(), closed: true })) return true;
       i = j;
       continue;
     }
@@ -151,7 +173,7 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
       let j = i + 1;
       if (s.charCodeAt(j) === 0x40) j++;
       while (j < s.length && (isIdentChar(s.charCodeAt(j)) || s[j] === '.')) j++;
-      tokens.push({ type: 'v', text: s.slice(i, j).toLowerCase(), closed: true });
+      if (emit({ type: 'v', text: s.slice(i, j).toLowerCase(), closed: true })) return true;
       i = j;
       continue;
     }
@@ -172,45 +194,51 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
         }
         break;
       }
-      if (LOGIC.has(word)) tokens.push({ type: 'L', text: word, closed: true });
-      else if (word === 'not') tokens.push({ type: 'N', text: word, closed: true });
-      else if (COMPARE_WORDS.has(word)) tokens.push({ type: 'C', text: word, closed: true });
-      else if (ARITH_WORDS.has(word)) tokens.push({ type: 'A', text: word, closed: true });
-      else if (s[k] === '(' && !KEYWORDS.has(word)) tokens.push({ type: 'f', text: word, closed: true });
-      else if (s[k] === '(' && (word === 'char' || word === 'cast' || word === 'convert' || word === 'nchar')) tokens.push({ type: 'f', text: word, closed: true });
-      else if (KEYWORDS.has(word)) tokens.push({ type: 'k', text: word, closed: true });
-      else tokens.push({ type: 'b', text: word, closed: true });
+      let type: SqlTokenType;
+      if (LOGIC.has(word)) type = 'L';
+      else if (word === 'not') type = 'N';
+      else if (COMPARE_WORDS.has(word)) type = 'C';
+      else if (ARITH_WORDS.has(word)) type = 'A';
+      else if (s[k] === '(' && !KEYWORDS.has(word)) type = 'f';
+      else if (s[k] === '(' && (word === 'char' || word === 'cast' || word === 'convert' || word === 'nchar')) type = 'f';
+      else if (KEYWORDS.has(word)) type = 'k';
+      else type = 'b';
+      if (emit({ type, text: word, closed: true })) return true;
       continue;
     }
     if (c === 0x5b) {
-      // [name] (MSSQL)
-      const end = s.indexOf(']', i + 1);
+      // [name] (MSSQL), of at most 128 characters: searched for that far only, so that a run of
+      // "[" without "]" stays linear.
+      const close = s.slice(i + 1, i + 130).indexOf(']');
+      const end = close < 0 ? -1 : i + 1 + close;
       if (end > i && end - i < 130 && !/[\s[]/.test(s.slice(i + 1, end))) {
-        tokens.push({ type: 'b', text: s.slice(i + 1, end).toLowerCase(), closed: true });
+        if (emit({ type: 'b', text: s.slice(i + 1, end).toLowerCase(), closed: true })) return true;
         i = end + 1;
         continue;
       }
     }
-    // Operators, longest first
-    const three = s.slice(i, i + 3);
-    const two = s.slice(i, i + 2);
+    // Operators, longest first (compared by code first: most characters are none of these)
+    const c2 = s.charCodeAt(i + 1);
+    const maybeLong = (c === 0x3c || c === 0x3e || c === 0x26 || c === 0x7c || c === 0x21 || c === 0x3d || c === 0x3a) && (c2 === 0x3d || c2 === 0x3e || c2 === 0x3c || c2 === 0x26 || c2 === 0x7c);
+    const three = maybeLong ? s.slice(i, i + 3) : '';
+    const two = maybeLong ? s.slice(i, i + 2) : '';
     if (three === '<=>') {
-      tokens.push({ type: 'C', text: three, closed: true });
+      if (emit({ type: 'C', text: three, closed: true })) return true;
       i += 3;
       continue;
     }
     if (two === '&&' || two === '||') {
-      tokens.push({ type: 'L', text: two, closed: true });
+      if (emit({ type: 'L', text: two, closed: true })) return true;
       i += 2;
       continue;
     }
     if (two === '<=' || two === '>=' || two === '<>' || two === '!=' || two === '==') {
-      tokens.push({ type: 'C', text: two, closed: true });
+      if (emit({ type: 'C', text: two, closed: true })) return true;
       i += 2;
       continue;
     }
     if (two === '<<' || two === '>>' || two === ':=') {
-      tokens.push({ type: 'A', text: two, closed: true });
+      if (emit({ type: 'A', text: two, closed: true })) return true;
       i += 2;
       continue;
     }
@@ -218,22 +246,22 @@ export function tokenizeSql(input: string, context: 'none' | "'" | '"', maxToken
     i++;
     switch (ch) {
       case '=': case '<': case '>':
-        tokens.push({ type: 'C', text: ch, closed: true });
+        if (emit({ type: 'C', text: ch, closed: true })) return true;
         break;
       case '+': case '-': case '*': case '/': case '%': case '^': case '|': case '&': case '~':
-        tokens.push({ type: 'A', text: ch, closed: true });
+        if (emit({ type: 'A', text: ch, closed: true })) return true;
         break;
       case '!':
-        tokens.push({ type: 'N', text: ch, closed: true });
+        if (emit({ type: 'N', text: ch, closed: true })) return true;
         break;
       case '(': case ')': case ',': case ';': case '.':
-        tokens.push({ type: ch, text: ch, closed: true });
+        if (emit({ type: ch, text: ch, closed: true })) return true;
         break;
       default:
-        tokens.push({ type: '?', text: ch, closed: true });
+        if (emit({ type: '?', text: ch, closed: true })) return true;
     }
   }
-  return tokens;
+  return false;
 }
 
 /** Index of the quote that closes a string starting at `from`; '' and \' are escapes. -1 if none. */

@@ -11,8 +11,14 @@
 //      and `maxWindowsPerRequest` per request. Backtracking cost is therefore bounded by the
 //      window size (polynomial patterns like CRS 942130 are quadratic: 1 KiB windows stay around
 //      a millisecond) and by the budgets. What the budget does not cover is not examined.
+//      Before a pattern is given to the backtracking engine, backtracking.ts checks that its
+//      backtracking is at most polynomial in the window (no nested unbounded quantifiers, no
+//      repeat that can match the same text two ways, no backreference in a repeat); a pattern
+//      that fails is refused with UnsafeRegexError, and its rule is disabled and reported.
 //   4. Neither: the pattern is reported as not compilable and the rule is disabled.
 import RE2 from 're2';
+import { backtrackingRisk } from './backtracking.js';
+import type { BacktrackingRisk } from './backtracking.js';
 import { emitJs, emitRe2, NotExpressible } from './emit.js';
 import { literalFilter, passesFilter } from './literals.js';
 import type { LiteralFilter } from './literals.js';
@@ -64,6 +70,23 @@ export class RegexCompileError extends Error {
   }
 }
 
+/**
+ * A pattern that needs the backtracking fallback and could backtrack super-linearly (a ReDoS
+ * target): refused at load. Same code as RegexCompileError, so every caller that reports those
+ * reports this; rule loading disables the rule (WAF_RULE_DISABLED) rather than failing the file.
+ */
+export class UnsafeRegexError extends RegexCompileError {
+  readonly unsafe = true;
+  constructor(
+    source: string,
+    readonly risk: BacktrackingRisk,
+    construct: string,
+  ) {
+    super(source, `it needs the backtracking fallback (it uses ${construct}) and has ${risk.reason}, which can make backtracking take exponential time: refused`);
+    this.name = 'UnsafeRegexError';
+  }
+}
+
 export interface CompileOptions {
   readonly caseInsensitive?: boolean;
   readonly limits?: FallbackLimits;
@@ -89,6 +112,10 @@ export function compilePcre(source: string, options: CompileOptions = {}): Compi
   } catch (err) {
     if (!(err instanceof NotExpressible) && !(err instanceof SyntaxError)) throw err;
     const why = err instanceof NotExpressible ? err.construct : `RE2 rejected the translation (${err.message})`;
+    // From here on the exact pattern runs in V8's backtracking engine: refuse it unless its
+    // backtracking is provably polynomial in the window (backtracking.ts).
+    const risk = backtrackingRisk(parsed.root);
+    if (risk !== null) throw new UnsafeRegexError(source, risk, why);
     let prefilter: RE2;
     let exact: RegExp;
     try {

@@ -3,7 +3,7 @@
 // actions, and the rule is merged with the SecDefaultAction of its phase (Reference Manual
 // v2.x, "SecDefaultAction": a rule's transformations follow the default's unless the rule says
 // t:none; "block" means the default's disruptive action).
-import { compilePcre } from '../regex/compile.js';
+import { compilePcre, UnsafeRegexError } from '../regex/compile.js';
 import type { FallbackLimits } from '../regex/compile.js';
 import type { BodyProcessorName } from '../body/index.js';
 import { compileMacro } from './macros.js';
@@ -254,6 +254,8 @@ export function compileRuleDirective(src: RuleSource, ctx: RuleCompileContext, p
       operator = compileOperator(op.name, op.negated, op.param, ctx.operatorOptions(src.file));
     } catch (err) {
       if (err instanceof OperatorError) throw new RuleCompileError(err.message, err.kind);
+      // A pattern refused as a ReDoS risk is valid SecLang we choose not to run: disabled, reported.
+      if (err instanceof UnsafeRegexError) throw new RuleCompileError(err.message, 'unsupported');
       if (err instanceof Error && (err as { code?: string }).code === 'WAF_ERR_REGEX') throw new RuleCompileError(err.message, 'invalid');
       throw err;
     }

@@ -59,3 +59,44 @@ describe('our SQL injection detector', () => {
     expect(performance.now() - t).toBeLessThan(200);
   });
 });
+
+describe('padding does not hide an injection', () => {
+  const UNION = "1' UNION SELECT password FROM users--";
+  const PADDING: [string, string][] = [
+    ['20 KiB of letters', 'A'.repeat(20 * 1024)],
+    ['20 KiB of blanks', ' '.repeat(20 * 1024)],
+    ['20 KiB of prose', 'lorem ipsum dolor sit amet, '.repeat(732)],
+    ['20 KiB of form-like text', 'item=1&'.repeat(2926)],
+    ['60 quoted words (past the first 48 tokens, in every context)', "'a', ".repeat(60)],
+  ];
+
+  it.each(PADDING)('%s before a UNION SELECT', (_name, pad) => {
+    expect(pad.length + UNION.length).toBeGreaterThan(300);
+    expect(detectSqli(pad + UNION)).toMatchObject({ reason: 'union select' });
+  });
+
+  it.each([
+    ["'; DROP TABLE users; --", 'stacked drop'],
+    ['1 AND SLEEP(5)', 'call sleep()'],
+    ["1; waitfor delay '0:0:5'--", 'stacked waitfor'],
+    ["' union select load_file('/etc/passwd') into outfile '/tmp/x'--", 'union select'],
+  ])('20 KiB of padding before %s', (attack, reason) => {
+    expect(detectSqli('x'.repeat(20 * 1024) + ' ' + attack)?.reason).toBe(reason);
+  });
+
+  it('a long benign value stays benign', () => {
+    expect(detectSqli(BENIGN.join('\n').repeat(40))).toBeNull();
+    expect(detectSqli('lorem ipsum dolor sit amet, '.repeat(40_000))).toBeNull();
+  });
+
+  it('reads a whole 1 MiB value in linear time, whatever it is made of', () => {
+    for (const unit of ['(', "'", '"', '/*!', '[ ', 'union ', ';', 'a/*', 'x ', '-- \n', '`']) {
+      const v = unit.repeat(Math.ceil((1 << 20) / unit.length));
+      const t = performance.now();
+      detectSqli(v);
+      expect(performance.now() - t, JSON.stringify(unit)).toBeLessThan(2000);
+    }
+    // ... and finds what is at its very end.
+    expect(detectSqli('('.repeat(1 << 20) + UNION)).not.toBeNull();
+  });
+});

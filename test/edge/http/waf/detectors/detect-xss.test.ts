@@ -48,3 +48,53 @@ describe('our XSS detector', () => {
     expect(performance.now() - t).toBeLessThan(300);
   });
 });
+
+describe('padding does not hide an injection', () => {
+  const SCRIPT = '<script>alert(1)</script>';
+  const PADDING: [string, string][] = [
+    ['20 KiB of letters', 'A'.repeat(20 * 1024)],
+    ['20 KiB of blanks', ' '.repeat(20 * 1024)],
+    ['20 KiB of prose', 'lorem ipsum dolor sit amet, '.repeat(732)],
+    ['20 KiB of harmless markup', '<p>Hello <em>there</em></p> '.repeat(732)],
+    ['20 KiB of unclosed attribute values', '<a title="x '.repeat(1707)],
+    ['100 harmless tags (past the old limit of 64)', '<b>'.repeat(100)],
+  ];
+
+  it.each(PADDING)('%s before <script>', (_name, pad) => {
+    expect(detectXss(pad + SCRIPT)).toEqual({ reason: '<script> element' });
+  });
+
+  it.each([
+    ['<img src=x onerror=alert(1)>', '<img onerror=> event handler'],
+    ['" onmouseover="alert(1)', 'attribute injection: onmouseover='],
+    ['<a href="javascript:alert(1)">x</a>', '<a href=javascript...>'],
+    ['<div style="width:expression(alert(1))">', '<div style=...> script in CSS'],
+  ])('20 KiB of padding before %s', (attack, reason) => {
+    expect(detectXss('x'.repeat(20 * 1024) + ' ' + attack)?.reason).toBe(reason);
+  });
+
+  it('leading blanks before a javascript: URL, raw or as entities (browsers drop them)', () => {
+    expect(detectXss(' '.repeat(20 * 1024) + 'javascript:alert(1)')?.reason).toBe('javascript URL');
+    expect(detectXss('&#9;'.repeat(5000) + 'javascript:alert(1)')?.reason).toBe('javascript URL');
+  });
+
+  it('an event handler past a tag\'s first 64 attributes or 16 KiB', () => {
+    expect(detectXss(`<img ${'a '.repeat(100)}onerror=alert(1)>`)).not.toBeNull();
+    expect(detectXss(`<img ${'a=b '.repeat(5000)}onerror=alert(1)>`)).not.toBeNull();
+  });
+
+  it('a long benign value stays benign', () => {
+    expect(detectXss(BENIGN.join('\n').repeat(40))).toBeNull();
+    expect(detectXss('<p>Hello <em>there</em></p> '.repeat(40_000))).toBeNull();
+  });
+
+  it('reads a whole 1 MiB value in linear time, whatever it is made of', () => {
+    for (const unit of ['<a ', "<a x='", '<a/x=', '<a x="<a x=\'', '<a style="', '</script>', '<', ' onclick', '/ / ', 'on', '=', ' = ', '&#9;']) {
+      const v = unit.repeat(Math.ceil((1 << 20) / unit.length));
+      const t = performance.now();
+      detectXss(v);
+      expect(performance.now() - t, JSON.stringify(unit)).toBeLessThan(2000);
+    }
+    expect(detectXss("<a x='".repeat(1 << 17) + SCRIPT)).not.toBeNull();
+  });
+});
