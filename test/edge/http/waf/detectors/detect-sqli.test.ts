@@ -43,20 +43,18 @@ describe('our SQL injection detector', () => {
     expect(tokenizeSql('/*!50000select*/ 1', 'none').map((t) => t.type)).toEqual(['k', 'n']);
   });
 
-  it('terminates quickly on any input, however hostile', () => {
+  // No timing assertion: the test timeout is the bound, and a scan that went super-linear on
+  // these inputs would take minutes, not milliseconds.
+  it('terminates on any input, however hostile', () => {
     const unit = fc.constantFrom("'", '"', '(', ')', '/*', '*/', '--', '#', ' ', 'or', 'and', 'select', 'union', '1', '=', ';', '\\', '`', '@', 'x');
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 500 }), fc.array(unit, { maxLength: 400 }).map((a) => a.join(''))), (s) => {
-        const t = performance.now();
         detectSqli(s);
-        expect(performance.now() - t).toBeLessThan(50);
       }),
       { numRuns: 2000 },
     );
-    const t = performance.now();
     detectSqli("'".repeat(100_000));
     detectSqli('('.repeat(100_000));
-    expect(performance.now() - t).toBeLessThan(200);
   });
 });
 
@@ -89,12 +87,12 @@ describe('padding does not hide an injection', () => {
     expect(detectSqli('lorem ipsum dolor sit amet, '.repeat(40_000))).toBeNull();
   });
 
-  it('reads a whole 1 MiB value in linear time, whatever it is made of', () => {
+  // Linear time, checked the only way a test suite can without timing: 1 MiB of each hostile
+  // unit finishes within the test timeout (a quadratic scan would need hours).
+  it('reads a whole 1 MiB value to its end, whatever it is made of', () => {
     for (const unit of ['(', "'", '"', '/*!', '[ ', 'union ', ';', 'a/*', 'x ', '-- \n', '`']) {
       const v = unit.repeat(Math.ceil((1 << 20) / unit.length));
-      const t = performance.now();
       detectSqli(v);
-      expect(performance.now() - t, JSON.stringify(unit)).toBeLessThan(2000);
     }
     // ... and finds what is at its very end.
     expect(detectSqli('('.repeat(1 << 20) + UNION)).not.toBeNull();

@@ -62,9 +62,7 @@ describe('compilePcre refuses unsafe fallback patterns', () => {
   it('the same pattern without a lookaround runs on RE2, where it is harmless', () => {
     const re = compilePcre('^(a+)+$');
     expect(re.engine).toBe('re2');
-    const started = performance.now();
     expect(re.test('a'.repeat(100_000) + '!', budget())).toBe(false);
-    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('safe lookaround patterns still run, exactly', () => {
@@ -103,12 +101,11 @@ describe('compilePcre refuses unsafe fallback patterns', () => {
           refused++;
           return;
         }
-        // 2^26 steps would take seconds; anything the check lets through is polynomial.
+        // 2^26 steps would take seconds each, so 3000 runs would blow the test timeout; anything
+        // the check lets through is polynomial. (No timing assertion: the timeout is the bound.)
         const input = unit.repeat(Math.ceil(26 / unit.length)) + '!';
         re.test(input, budget());
-        const started = performance.now();
         re.test(input, budget());
-        expect(performance.now() - started).toBeLessThan(100);
       }),
       { numRuns: 3000, seed: 42 },
     );

@@ -86,9 +86,7 @@ describe('bounded fallback for lookarounds and backreferences', () => {
     const re = compilePcre("[\\s'\"`()]*?\\b([\\d\\w]+)\\b[\\s'\"`()]*?(?:=[\\s'\"`()]*?(?:\\b\\1\\b))", { limits: { windowBytes: 1024, maxWindowsPerValue: 4, maxWindowsPerRequest: 8 } });
     const b = budget();
     const hostile = ("'".repeat(3000) + ' a=b ').repeat(20);
-    const started = performance.now();
     expect(re.test(hostile, b)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(500);
     expect(b.exhausted).toBe(true);
     // A real match within the first windows is still found.
     expect(re.test('x and 1=1', budget())).toBe(true);
