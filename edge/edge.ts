@@ -132,7 +132,9 @@ export class Edge implements AdminTarget {
       const listening: string[] = [];
       for (const address of config.listen) {
         const { host, port } = parseHostPort(address)!;
-        const bound = (await tls.listen(port, host)).port;
+        // Beside other addresses, an IPv6 one is IPv6 only: "[::]:443" next to "0.0.0.0:443"
+        // would otherwise be dual-stack (Linux) and collide with it. Alone, it keeps the default.
+        const bound = (await tls.listen(port, host, { ipv6Only: host.includes(':') && config.listen.length > 1 })).port;
         listening.push(`${host.includes(':') ? `[${host}]` : host}:${bound}`);
       }
       // The first address is the edge's port (tests, the demo); every one is in the ready line.

@@ -140,13 +140,12 @@ export function createKeyServiceHandlers(host: ServiceHost): grpc.UntypedService
         try {
           if (batch.requests.length > limits.maxBatchSize) {
             host.log.warn({ peer, identity: identity?.name, size: batch.requests.length }, 'SignStream batch too large; stream closed');
-            // Every request of the batch is a decision (refused) and gets its audit line; the
-            // batch itself is bounded by the gRPC message size limit.
-            const now = performance.now();
-            for (const req of batch.requests) {
-              const ctx: CallContext = { identity, peer, deadlineAt: now, cancelled: cancelled.signal };
-              refuseSign(host.deps, ctx, req, 'BAD_REQUEST', `a SignStream batch of ${batch.requests.length} requests; at most ${limits.maxBatchSize}`).catch(() => undefined);
-            }
+            // One decision, one audit line: the batch is refused as a whole, named by its first
+            // request (a 4 MiB message can hold two million empty requests: a line for each
+            // would let one message write hundreds of megabytes of audit log).
+            const first = batch.requests[0]!;
+            const ctx: CallContext = { identity, peer, deadlineAt: performance.now(), cancelled: cancelled.signal };
+            refuseSign(host.deps, ctx, first, 'BAD_REQUEST', `a SignStream batch of ${batch.requests.length} requests (at most ${limits.maxBatchSize}), refused whole; the stream was closed`).catch(() => undefined);
             cancelled.abort();
             call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `at most ${limits.maxBatchSize} requests per batch` });
             return;

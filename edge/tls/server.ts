@@ -78,12 +78,12 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
   }
 
   /** Listens on one more address: the first call uses netServer, each further call a new listener. */
-  listen(port: number, host: string): Promise<AddressInfo> {
+  listen(port: number, host: string, options: { ipv6Only?: boolean } = {}): Promise<AddressInfo> {
     const server = this.netServer.listening ? this.createListener() : this.netServer;
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen(port, host, () => {
+      server.listen({ port, host, ipv6Only: options.ipv6Only === true }, () => {
         server.off('error', onError);
         resolve(server.address() as AddressInfo);
       });

@@ -94,6 +94,9 @@ export class SessionPool {
         const giveUp = (): void => {
           const i = this.waiters.indexOf(waiter);
           if (i < 0) return;
+          // The timer and the abort listener go with the place in the queue (the signal may be a
+          // whole stream's, living much longer than this request).
+          waiter.settled?.();
           this.waiters.splice(i, 1);
           this.borrowed--;
           if (this.borrowed === 0 && this.drained) this.drained();

@@ -242,6 +242,32 @@ describe('an edge on several listen addresses', () => {
     }
   });
 
+  it('listens on 0.0.0.0 and [::] with the same port (the IPv6 listener is IPv6 only beside the other)', async () => {
+    const net = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const both = await startEdgeFixture({ pki: stack.keyServer.pki, keyServers: [stack.keyServer.address], replace: [[/^listen: .*$/m, `listen: [0.0.0.0:${port}, "[::]:${port}"]`]] });
+    try {
+      expect(both.edge.listening).toEqual([`0.0.0.0:${port}`, `[::]:${port}`]);
+      for (const host of ['127.0.0.1', '::1']) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const socket = tls.connect({ host, port, servername: 'localhost', ca: stack.ca, minVersion: 'TLSv1.3' }, () => {
+            socket.end();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(false));
+        });
+        expect(ok, host).toBe(true);
+      }
+    } finally {
+      await both.close();
+    }
+  });
+
   it('refuses the same address twice, naming the field', async () => {
     const { edgeConfigSchema } = await import('../../edge/config.js');
     const result = edgeConfigSchema.shape.listen.safeParse(['127.0.0.1:8443', '127.0.0.1:8443']);

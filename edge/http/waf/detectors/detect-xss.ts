@@ -13,11 +13,12 @@
 //
 // Coverage: the whole value is read, in linear time, so padding before an injection does not
 // hide it. Every "<" + letter is read as a tag (also one inside another tag's attribute value:
-// the value may be pasted somewhere else), each within a bounded stretch of text after its "<":
-// TAG_REGION bytes, or NESTED_TAG_REGION for a tag that starts inside the text the previous tags
-// were read from — which is what keeps "<a x='<a x='<a x='..." from costing n²/2. Attribute
-// injection (a quote or blank, then on*=, style=, href=... ) is looked for over the whole value,
-// which also covers attributes beyond a tag's region or beyond its first MAX_ATTRIBUTES.
+// the value may be pasted somewhere else). A tag that starts after the text earlier tags were
+// read from is read to its ">" however long, every attribute of it (so "<img a/a/.../onerror=" is
+// seen whatever the padding): such tags read disjoint stretches. A tag that starts inside that
+// text is read within NESTED_TAG_REGION bytes and MAX_ATTRIBUTES attributes — which is what keeps
+// "<a x='<a x='<a x='..." from costing n²/2. Attribute injection (a quote or blank, then on*=,
+// style=, href=... ) is also looked for over the whole value.
 import { MAX_BODY_LIMIT } from '../limits.js';
 import { htmlEntityDecode } from '../seclang/transformations.js';
 
@@ -27,10 +28,9 @@ export interface XssResult {
 
 /** Inputs are examined up to this many bytes: 64 MiB, the largest waf.body.limit, so to their end. */
 const MAX_INPUT = MAX_BODY_LIMIT;
-/** A tag's name and attributes are read within this many bytes of its "<". */
-const TAG_REGION = 16384;
-/** ... or this many, for a tag that starts inside the text an earlier tag was read from. */
+/** A tag that starts inside the text an earlier tag was read from is read within this many bytes... */
 const NESTED_TAG_REGION = 256;
+/** ... and this many attributes. */
 const MAX_ATTRIBUTES = 64;
 
 /** Elements that are dangerous whatever their attributes. */
@@ -77,11 +77,11 @@ export function detectXss(raw: string): XssResult | null {
   const scheme = SCRIPT_SCHEME.exec(asUrl);
   if (scheme && (asUrl.startsWith(scheme[0] + ':') || scheme[0].startsWith('data:'))) return { reason: `${scheme[0].replace(/\s+/g, '')} URL` };
 
-  // Tags. A tag is read within its region: up to TAG_REGION bytes, or — when it starts inside
-  // the text an earlier tag was read from (in one of its attribute values, say) — up to
-  // NESTED_TAG_REGION bytes and never past the next "<". The regions of tags of the first kind
-  // do not overlap, nor do those of the second kind: the whole scan reads each byte a bounded
-  // number of times, however the "<" are arranged.
+  // Tags. A tag is read to its ">", or — when it starts inside the text an earlier tag was read
+  // from (in one of its attribute values, say) — within NESTED_TAG_REGION bytes and never past
+  // the next "<". The stretches read for tags of the first kind do not overlap, and each tag of
+  // the second kind reads a bounded stretch: the whole scan reads each byte a bounded number of
+  // times, however the "<" are arranged.
   let lt = lower.indexOf('<');
   /** End of the text earlier tags were read from. */
   let reach = 0;
@@ -90,8 +90,8 @@ export function detectXss(raw: string): XssResult | null {
     const c = lower.charCodeAt(lt + 1);
     if ((c >= 0x61 && c <= 0x7a) || c === 0x2f) {
       const nested = lt < reach;
-      const end = nested ? Math.min(lt + NESTED_TAG_REGION, next < 0 ? lower.length : next) : Math.min(lower.length, lt + TAG_REGION);
-      const tag = readTag(lower, input, lt, end, next >= 0);
+      const end = nested ? Math.min(lt + NESTED_TAG_REGION, next < 0 ? lower.length : next) : lower.length;
+      const tag = readTag(lower, input, lt, end, next >= 0, nested ? MAX_ATTRIBUTES : Infinity);
       if (typeof tag !== 'number') return tag;
       reach = Math.max(reach, lt + tag);
     }
@@ -122,7 +122,7 @@ function skipUrlBlanks(s: string): number {
  * The tag at `lt` of `lower` (the input `input` in lower case), read no further than `end`: a
  * reason, or how far from `lt` it was read. `moreTags`: a "<" follows it in the value.
  */
-function readTag(lower: string, input: string, lt: number, end: number, moreTags: boolean): XssResult | number {
+function readTag(lower: string, input: string, lt: number, end: number, moreTags: boolean, maxAttributes: number): XssResult | number {
   let i = lt + 1;
   const closing = lower.charCodeAt(i) === 0x2f;
   if (closing) i++; // closing tags carry attributes too, and </script> ends a script context
@@ -138,7 +138,7 @@ function readTag(lower: string, input: string, lt: number, end: number, moreTags
     if (moreTags) return { reason: `</${name}> then markup` };
   }
   // Attributes
-  for (let attrs = 0; attrs < MAX_ATTRIBUTES && i < end && lower.charCodeAt(i) !== 0x3e; attrs++) {
+  for (let attrs = 0; attrs < maxAttributes && i < end && lower.charCodeAt(i) !== 0x3e; attrs++) {
     while (i < end && isBlankOrSlash(lower.charCodeAt(i))) i++;
     if (i >= end || lower.charCodeAt(i) === 0x3e) break;
     // The name: anything but blanks, "/", ">" and "=", or "=" and then that (at most 128 characters).

@@ -95,3 +95,12 @@ describe('padding does not hide an injection', () => {
     expect(detectXss("<a x='".repeat(1 << 17) + SCRIPT)).not.toBeNull();
   });
 });
+
+describe('attributes past any padding', () => {
+  it('finds an event handler after many "/"-separated attributes (a browser reads "/" as a separator)', () => {
+    expect(detectXss(`<img src=x ${'a/'.repeat(200)}onerror=alert(1)>`)).not.toBeNull();
+    expect(detectXss(`<img src=x ${'a '.repeat(20_000)}onerror=alert(1)>`)).not.toBeNull();
+    // Plain text with slashes is not a tag.
+    expect(detectXss(`path a/${'b/'.repeat(200)}c`)).toBeNull();
+  });
+});
