@@ -113,20 +113,21 @@ function ambiguityRisk(node: Node): BacktrackingRisk | null {
       // The automaton treats lookarounds inside the repeat as zero-width: their bodies run on their own.
       return iterates(node) ? (new Glushkov().check(node) ?? lookaroundRisk(node.body)) : ambiguityRisk(node.body);
     case 'seq':
-      for (const item of node.items) {
-        const r = ambiguityRisk(item);
-        if (r) return r;
-      }
-      return null;
+      return firstRisk(node.items, ambiguityRisk);
     case 'alt':
-      for (const b of node.branches) {
-        const r = ambiguityRisk(b);
-        if (r) return r;
-      }
-      return null;
+      return firstRisk(node.branches, ambiguityRisk);
     default:
       return null;
   }
+}
+
+/** The first risk `check` finds among `nodes`, in order. */
+function firstRisk(nodes: readonly Node[], check: (node: Node) => BacktrackingRisk | null): BacktrackingRisk | null {
+  for (const n of nodes) {
+    const r = check(n);
+    if (r) return r;
+  }
+  return null;
 }
 
 function lookaroundRisk(node: Node): BacktrackingRisk | null {
@@ -137,17 +138,9 @@ function lookaroundRisk(node: Node): BacktrackingRisk | null {
     case 'repeat':
       return lookaroundRisk(node.body);
     case 'seq':
-      for (const item of node.items) {
-        const r = lookaroundRisk(item);
-        if (r) return r;
-      }
-      return null;
+      return firstRisk(node.items, lookaroundRisk);
     case 'alt':
-      for (const b of node.branches) {
-        const r = lookaroundRisk(b);
-        if (r) return r;
-      }
-      return null;
+      return firstRisk(node.branches, lookaroundRisk);
     default:
       return null;
   }
