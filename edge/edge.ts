@@ -34,6 +34,8 @@ export interface EdgeOptions {
   readonly processMetrics?: boolean;
   /** The log message that says the edge is serving; a cluster worker says "edge worker ready". */
   readonly readyMessage?: string;
+  /** Keys an unsafe request invalidated in this edge's cache, for the other workers (invalidateCacheKeys). */
+  readonly onCacheInvalidated?: (keys: readonly string[]) => void;
 }
 
 export type EdgeReadiness = Readiness;
@@ -112,7 +114,7 @@ export class Edge implements AdminTarget {
       const stageRegistry = new Registry();
       const origin = await buildOriginClient(config, configFile, siteKeyIds(chains), stageRegistry, log);
       if (origin) opened.push(origin);
-      const cache = origin ? await buildCache(config, registry, log) : undefined;
+      const cache = origin ? await buildCache(config, registry, log, options.onCacheInvalidated) : undefined;
       if (cache) opened.push(cache);
       const rateLimitStore = new MemoryRateLimitStore();
       const waf = origin ? await buildWaf(config, stageRegistry, log, rateLimitStore) : undefined;
@@ -273,6 +275,11 @@ export class Edge implements AdminTarget {
   /** The metrics as JSON, for the cluster primary to aggregate across workers. */
   metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
     return Registry.merge([this.registry, this.stageRegistry]).getMetricsAsJSON();
+  }
+
+  /** Drops keys another worker's cache invalidated (an unsafe request it forwarded). */
+  async invalidateCacheKeys(keys: readonly string[]): Promise<number> {
+    return (await this.stages?.cache?.invalidate(keys)) ?? 0;
   }
 
   async purge(request: PurgeRequest): Promise<number> {

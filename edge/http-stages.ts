@@ -24,9 +24,9 @@ export async function buildOriginClient(config: EdgeConfig, configFile: string, 
   return client;
 }
 
-export async function buildCache(config: EdgeConfig, registry: Registry, log: Logger): Promise<HttpCache | undefined> {
+export async function buildCache(config: EdgeConfig, registry: Registry, log: Logger, onInvalidated?: (keys: readonly string[]) => void): Promise<HttpCache | undefined> {
   if (!config.cache) return undefined;
-  return createHttpCache(config.cache, { log, metrics: registry });
+  return createHttpCache(config.cache, { log, metrics: registry, onInvalidated });
 }
 
 /** The WAF for the config's waf: section (none: undefined); says at start-up which rules are active. */

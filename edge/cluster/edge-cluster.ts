@@ -10,7 +10,7 @@ import { parseHostPort } from '../../common/config-file.js';
 import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from '../admin/admin-server.js';
 import type { EdgeConfig } from '../config.js';
 import { readAdminToken } from '../admin/admin-token.js';
-import { askWorker } from './ipc.js';
+import { askWorker, type InvalidationMessage } from './ipc.js';
 
 export interface EdgeClusterOptions {
   readonly config: EdgeConfig;
@@ -67,6 +67,11 @@ export class EdgeCluster implements AdminTarget {
     const worker = cluster.fork({ KEYLESS_EDGE_WORKER: String(index) });
     this.workers.set(index, worker);
     worker.on('exit', (code, signal) => this.onExit(index, worker, code, signal));
+    // What one worker's cache invalidated, every other worker drops too.
+    worker.on('message', (message: InvalidationMessage) => {
+      if (message?.keyless !== 'invalidated' || !Array.isArray(message.keys)) return;
+      for (const [other, w] of this.workers) if (other !== index && !w.isDead()) w.send({ keyless: 'invalidate', keys: message.keys } satisfies InvalidationMessage);
+    });
     return new Promise((resolve, reject) => {
       const onMessage = (message: ReadyMessage): void => {
         if (message?.keyless !== 'ready') return;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config.js';
 import { Edge } from '../edge.js';
-import { serveWorkerRequests } from './ipc.js';
+import { serveWorkerRequests, type InvalidationMessage } from './ipc.js';
 
 export async function runEdgeWorker(config: EdgeConfig, configFile: string, index: number, log: Logger): Promise<void> {
   // A hangup reaches the whole process group (a closed terminal, `kill -HUP -<pgid>`), and its
@@ -14,7 +14,18 @@ export async function runEdgeWorker(config: EdgeConfig, configFile: string, inde
   process.on('SIGHUP', () => undefined);
   const cache = config.cache?.store.type === 'disk' ? { ...config.cache, store: { ...config.cache.store, dir: path.join(config.cache.store.dir, `worker-${index}`) } } : config.cache;
   const { admin: _admin, ...rest } = config;
-  const edge = await Edge.start({ config: { ...rest, ...(cache ? { cache } : {}) }, configFile, log: log.child({ worker: index }), processMetrics: index === 0, readyMessage: 'edge worker ready' });
+  const edge = await Edge.start({
+    config: { ...rest, ...(cache ? { cache } : {}) },
+    configFile,
+    log: log.child({ worker: index }),
+    processMetrics: index === 0,
+    readyMessage: 'edge worker ready',
+    // RFC 9111 §4.4 across workers: what an unsafe request invalidated here, the primary passes on.
+    onCacheInvalidated: (keys) => process.send?.({ keyless: 'invalidated', keys } satisfies InvalidationMessage),
+  });
+  process.on('message', (message: InvalidationMessage) => {
+    if (message?.keyless === 'invalidate') void edge.invalidateCacheKeys(message.keys);
+  });
   serveWorkerRequests(async (request) => {
     switch (request.op) {
       case 'readiness':

@@ -8,6 +8,15 @@ export type WorkerRequest =
   | { readonly op: 'purge'; readonly request: import('../admin/admin-server.js').PurgeRequest }
   | { readonly op: 'reload' };
 
+/**
+ * Cache invalidation between workers: a worker tells the primary what an unsafe request
+ * invalidated ('invalidated'); the primary tells every other worker ('invalidate').
+ */
+export interface InvalidationMessage {
+  readonly keyless: 'invalidated' | 'invalidate';
+  readonly keys: readonly string[];
+}
+
 interface Envelope {
   readonly keyless: 'request' | 'response';
   readonly id: number;

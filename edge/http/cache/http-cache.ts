@@ -46,6 +46,11 @@ export interface HttpCacheOptions {
   readonly now?: (() => number) | undefined;
   /** A store to use instead of the one the config names. */
   readonly store?: CacheStore | undefined;
+  /**
+   * Called with the keys an unsafe request invalidated here (RFC 9111 §4.4), so that other caches
+   * in front of the same origin (the other workers) can drop them too: see invalidate().
+   */
+  readonly onInvalidated?: ((keys: readonly string[]) => void) | undefined;
 }
 
 export interface HttpCache {
@@ -63,6 +68,8 @@ export interface HttpCache {
   /** Removes every entry carrying one of these Cache-Tag tags (case-insensitive). */
   purgeTags(tags: readonly string[]): Promise<number>;
   purgeAll(): Promise<number>;
+  /** Drops these keys (as onInvalidated gave them) because another cache saw an unsafe request for them. */
+  invalidate(keys: readonly string[]): Promise<number>;
   /** Swaps the cache rules (config reload); entries already stored keep the TTL they were stored with. */
   setRules(rules: readonly CacheRuleConfig[]): void;
   stats(): { readonly entries: number; readonly bytes: number };
@@ -166,6 +173,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         let n = 0;
         for (const key of keys) n += await store.delete(key);
         m.purged('invalidation', n);
+        options.onInvalidated?.(keys);
       } catch (err) {
         storeFailure(err, 'invalidating after an unsafe request failed');
       }
@@ -680,6 +688,17 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       const wanted = new Set(tags.map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
       if (wanted.size === 0) return 0;
       return purged('tag', await store.deleteWhere((e) => e.tags.some((t) => wanted.has(t))));
+    },
+
+    async invalidate(keys) {
+      let n = 0;
+      try {
+        for (const key of keys) n += await store.delete(key);
+      } catch (err) {
+        storeFailure(err, 'invalidating for another cache failed');
+      }
+      m.purged('invalidation', n);
+      return n;
     },
 
     async purgeAll() {
