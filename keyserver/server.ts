@@ -121,6 +121,9 @@ async function buildGeneration(number: number, config: KeyServerConfig, log: Log
   };
 }
 
+/** How long calls running on a drained connection may take to finish before it is cut. */
+const DRAIN_GRACE_MS = 5_000;
+
 export interface KeyServerOptions {
   readonly config: KeyServerConfig;
   /** When set, reload() re-reads this file. */
@@ -225,6 +228,18 @@ export class KeyServer {
     );
   }
 
+  /**
+   * The edge CA changed: an edge's identity was verified at its connection's handshake, against
+   * the old bundle, so every open connection is closed (GOAWAY; calls running get
+   * DRAIN_GRACE_MS to finish) and the edges reconnect, verified against the new one. An edge whose
+   * CA was removed is refused from its next call.
+   */
+  private drainConnections(): void {
+    const { host } = parseHostPort(this.config.listen)!;
+    this.grpcServer.drain(`${host.includes(':') ? `[${host}]` : host}:${this.port}`, DRAIN_GRACE_MS);
+    this.log.warn('the edge CA changed: open connections are closed, edges reconnect and are verified against the new CA');
+  }
+
   private readiness(): { ready: boolean; checks: Record<string, string> } {
     const keys = this.generation.state.listKeys().length;
     const auditOk = this.audit.healthy();
@@ -254,8 +269,9 @@ export class KeyServer {
         this.log.warn({ fields: needRestart }, `changes to ${needRestart.join(', ')} need a restart (the running values stay); the rest of the new configuration is applied`);
       }
       const next = await buildGeneration(++this.generationCounter, config, this.log);
+      let edgeCaChanged: boolean;
       try {
-        await this.tlsIdentity.load(config.tls);
+        edgeCaChanged = await this.tlsIdentity.load(config.tls);
       } catch (err) {
         await Promise.allSettled(next.stores.map((s) => s.store.close()));
         throw err;
@@ -265,6 +281,7 @@ export class KeyServer {
       this.config = config;
       previous.retired = true;
       if (previous.active === 0) await this.closeGeneration(previous);
+      if (edgeCaChanged) this.drainConnections();
       this.metrics.reloads.inc({ outcome: 'ok' });
       this.log.info({ generation: next.number, keys: next.state.listKeys().length }, 'configuration reloaded');
       return true;

@@ -1,6 +1,6 @@
 // The key server's TLS identity (its certificate and key) and the CA bundle edges must chain
 // to, as grpc-js server credentials whose secure context a reload replaces without a restart.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -35,8 +35,14 @@ export class ReloadableTlsIdentity extends grpc.ServerCredentials {
     super({ requestCert: true, rejectUnauthorized: false, ...TLS_VERSIONS });
   }
 
-  /** Reads and checks the files; the server sees the new material only when all of it is good. */
-  async load(files: TlsFiles): Promise<void> {
+  /** SHA-256 of the edge CA bundle in use, to tell whether a reload changed it. */
+  private caDigest: string | undefined;
+
+  /**
+   * Reads and checks the files; the server sees the new material only when all of it is good.
+   * Resolves true when the edge CA bundle differs from the one loaded before (false the first time).
+   */
+  async load(files: TlsFiles): Promise<boolean> {
     const [certificate, privateKey, ca] = await Promise.all([readFile(files.cert), readFile(files.key), readFile(files.clientCa)]);
     let leaf: X509Certificate;
     try {
@@ -55,6 +61,10 @@ export class ReloadableTlsIdentity extends grpc.ServerCredentials {
     if (Date.parse(leaf.validTo) < Date.now()) throw new TlsIdentityError(`tls.cert expired on ${leaf.validTo}`);
     const context: SecureContextOptions = { ca, cert: certificate, key: privateKey, ...TLS_VERSIONS };
     this.updateSecureContextOptions(context);
+    const digest = createHash('sha256').update(ca).digest('hex');
+    const changed = this.caDigest !== undefined && this.caDigest !== digest;
+    this.caDigest = digest;
+    return changed;
   }
 
   _equals(other: grpc.ServerCredentials): boolean {

@@ -111,6 +111,9 @@ describe('reloading tls.cert, tls.key and tls.clientCa', () => {
     expect(before.subjectaltname).not.toContain('keyserver-2.test');
     expect(await signOnNewConnection(oldEdge, 'tls-old-edge-before')).toBe('OK');
     expect(await signOnNewConnection(newEdge, 'tls-new-edge-before')).toBe('UNAUTHENTICATED');
+    // A connection of the old CA that stays open across the reload.
+    const openOld = await edgeClient(oldEdge);
+    expect((await openOld.sign(signReq('tls-open-old-before'))).error).toBe('OK');
 
     await writeFile(configFile, configText({ ...newServerFiles, clientCa: newEdgeCaFile }));
     expect(await server.reload()).toBe(true);
@@ -120,6 +123,19 @@ describe('reloading tls.cert, tls.key and tls.clientCa', () => {
     expect(after.subjectaltname).toContain('DNS:keyserver-2.test');
     expect(after.serialNumber).not.toBe(before.serialNumber);
     expect(after.fingerprint256).toBe(new X509Certificate(newServer.certPem).fingerprint256);
+
+    // The open connection was closed by the reload (GOAWAY); its client reconnects, and is
+    // verified against the new CA: refused, and audited.
+    let openOutcome = '';
+    for (let i = 0; i < 50 && openOutcome !== 'UNAUTHENTICATED'; i++) {
+      openOutcome = await openOld.sign(signReq(`tls-open-old-after-${i}`)).then(
+        (r) => r.error,
+        () => 'transport error',
+      );
+      if (openOutcome !== 'UNAUTHENTICATED') await new Promise((r) => setTimeout(r, 100));
+    }
+    openOld.close();
+    expect(openOutcome).toBe('UNAUTHENTICATED');
 
     expect(await signOnNewConnection(oldEdge, 'tls-old-edge-after')).toBe('UNAUTHENTICATED');
     expect(await auditReason('tls-old-edge-after')).toBe('no verified client certificate');
