@@ -188,14 +188,14 @@ export function compileScopes(config: WafConfig): { global: Scope; hosts: Readon
 }
 
 /**
- * The scope for a Host: an exact section, else the longest matching "*.domain", else the global
- * one. The host is looked up as origin routing reads it (normalizeHostName: no port, no trailing
- * dot), so "api.example.com." and "api.example.com:8443", which reach the api origin, get its
- * settings too.
+ * The scope for a host name: an exact section, else the longest matching "*.domain", else the
+ * global one. `hostname` is the request's host as origin routing reads it (RequestData.hostname,
+ * normalizeHostName: no port, no trailing dot), so "api.example.com." and "api.example.com:8443",
+ * which reach the api origin, get its settings too.
  */
-export function scopeFor(host: string, global: Scope, hosts: ReadonlyMap<string, Scope>): Scope {
+export function scopeFor(hostname: string, global: Scope, hosts: ReadonlyMap<string, Scope>): Scope {
   if (hosts.size === 0) return global;
-  const h = normalizeHostName(host);
+  const h = hostname;
   const exact = hosts.get(h);
   if (exact) return exact;
   for (let dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {
