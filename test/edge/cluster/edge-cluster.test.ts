@@ -1,16 +1,13 @@
 // `workers: 2`: `keyless edge` as deployed, a primary with the admin API and two workers on one
 // listener, each running the whole stack; the admin API answers for all of them.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeylessProcess } from '../../../cli/keyless-process.js';
+import type { KeylessProcess } from '../../../cli/keyless-process.js';
 import { startDemoOrigin, type DemoOrigin } from '../../../demo/origin/index.js';
-import { devEdgeConfigYaml } from '../../../edge/dev-config.js';
-import { ADMIN_TOKEN, originSection, request } from '../../helpers/full-stack.js';
+import { startClusterEdge, type ClusterEdge } from '../../helpers/cluster-edge.js';
+import { ADMIN_TOKEN, request } from '../../helpers/full-stack.js';
 import { startKeyServerFixture, type KeyServerFixture } from '../../helpers/keyserver-fixture.js';
-import { tempDir } from '../../helpers/tmp.js';
 
 describe('keyless edge with workers: 2', () => {
   let keyServer: KeyServerFixture;
@@ -18,34 +15,21 @@ describe('keyless edge with workers: 2', () => {
   let edge: KeylessProcess;
   let port: number;
   let adminPort: number;
-  let cleanup: () => Promise<void>;
+  let cluster: ClusterEdge;
 
   beforeAll(async () => {
     keyServer = await startKeyServerFixture();
     origin = await startDemoOrigin({ cert: keyServer.pki.origin.cert, key: keyServer.pki.origin.key, port: 0 });
-    const t = await tempDir('edge-cluster');
-    cleanup = t.cleanup;
-    const file = path.join(t.dir, 'edge.yaml');
-    await writeFile(
-      file,
-      devEdgeConfigYaml({
-        pkiDir: keyServer.pki.dir,
-        listen: '127.0.0.1:0',
-        keyServers: [keyServer.address],
-        extra: `workers: 2\n${originSection(keyServer.pki, origin)}cache: { store: { type: memory } }\nadmin: { listen: 127.0.0.1:0, tokenEnv: KEYLESS_CLUSTER_TEST_TOKEN }\nlog: { level: info, access: false }\n`,
-      }),
-    );
-    const started = await KeylessProcess.start({ args: ['edge', '--config', file], readyMessage: 'edge ready', env: { ...process.env, KEYLESS_CLUSTER_TEST_TOKEN: ADMIN_TOKEN }, readyTimeoutMs: 60_000 });
-    edge = started.process;
-    port = Number(String(started.ready.listen).split(':').pop());
-    adminPort = Number(String(started.ready.admin).split(':').pop());
-    expect(started.ready.workers).toBe(2);
+    cluster = await startClusterEdge({ keyServer, originUrl: origin.url, extra: 'admin: { listen: 127.0.0.1:0, tokenEnv: KEYLESS_CLUSTER_TEST_TOKEN }\n', env: { KEYLESS_CLUSTER_TEST_TOKEN: ADMIN_TOKEN } });
+    edge = cluster.process;
+    port = cluster.port;
+    adminPort = Number(String(cluster.ready.admin).split(':').pop());
+    expect(cluster.ready.workers).toBe(2);
   });
   afterAll(async () => {
-    await edge?.stop();
+    await cluster?.stop();
     await origin?.close();
     await keyServer?.stop();
-    await cleanup?.();
   });
 
   const ca = async (): Promise<Buffer> => (await import('node:fs/promises')).readFile(keyServer.pki.edge.ca);

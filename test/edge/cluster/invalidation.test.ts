@@ -1,24 +1,19 @@
 // `workers: 2` and RFC 9111 §4.4: an unsafe request forwarded by one worker invalidates the URL
 // in every worker's cache (the primary passes the keys on), not only in the worker that saw it.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeylessProcess } from '../../../cli/keyless-process.js';
-import type { DemoOrigin } from '../../../demo/origin/index.js';
-import { devEdgeConfigYaml } from '../../../edge/dev-config.js';
-import { originSection, request } from '../../helpers/full-stack.js';
+import { startClusterEdge, type ClusterEdge } from '../../helpers/cluster-edge.js';
+import { request } from '../../helpers/full-stack.js';
 import { startKeyServerFixture, type KeyServerFixture } from '../../helpers/keyserver-fixture.js';
-import { tempDir } from '../../helpers/tmp.js';
 
 describe('keyless edge with workers: 2, an unsafe request', () => {
   let keyServer: KeyServerFixture;
   let origin: https.Server;
-  let edge: KeylessProcess;
+  let cluster: ClusterEdge;
   let port: number;
-  let cleanup: () => Promise<void>;
   let gets = 0;
 
   beforeAll(async () => {
@@ -35,27 +30,13 @@ describe('keyless edge with workers: 2, an unsafe request', () => {
     });
     await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
     const url = `https://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-    const t = await tempDir('edge-cluster-invalidation');
-    cleanup = t.cleanup;
-    const file = path.join(t.dir, 'edge.yaml');
-    await writeFile(
-      file,
-      devEdgeConfigYaml({
-        pkiDir: keyServer.pki.dir,
-        listen: '127.0.0.1:0',
-        keyServers: [keyServer.address],
-        extra: `workers: 2\n${originSection(keyServer.pki, { url } as DemoOrigin)}cache: { store: { type: memory } }\nlog: { level: info, access: false }\n`,
-      }),
-    );
-    const started = await KeylessProcess.start({ args: ['edge', '--config', file], readyMessage: 'edge ready', readyTimeoutMs: 60_000 });
-    edge = started.process;
-    port = Number(String(started.ready.listen).split(':').pop());
+    cluster = await startClusterEdge({ keyServer, originUrl: url });
+    port = cluster.port;
   });
   afterAll(async () => {
-    await edge?.stop();
+    await cluster?.stop();
     await new Promise((r) => origin?.close(r));
     await keyServer?.stop();
-    await cleanup?.();
   });
 
   it('invalidates the URL in both workers, so each asks the origin again', async () => {
