@@ -18,6 +18,7 @@ import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { emsaPssEncode } from './emsa-pss.js';
 import { checkGuard, KeyStoreError } from './key-store.js';
 import type { KeyStore, SignGuard, SigningKey } from './key-store.js';
+import { InlineSigningGate, signsCheaply } from './inline-signing.js';
 import { SignWorkerError, SignWorkerPool } from './sign-worker-pool.js';
 import { acceptedAlgorithm, checkDigestLength, digestInfo, keyIdOf, sameSpki, schemesForKey } from './key-material.js';
 
@@ -35,10 +36,19 @@ export interface FileKeyStoreOptions {
    * signingThreads. Default true.
    */
   readonly signOnThreadPool?: boolean;
+  /**
+   * With signing threads: make an ECDSA P-256 or Ed25519 signature on the event loop when the
+   * threads are idle, at most one per turn (inline-signing.ts). Default true.
+   */
+  readonly inlineWhenIdle?: boolean;
 }
 
 /** How a FileSigningKey signs: on the event loop, on libuv's pool, or on the store's own threads. */
-type Signing = { readonly mode: 'event-loop' } | { readonly mode: 'libuv' } | { readonly mode: 'threads'; readonly pool: SignWorkerPool };
+type Signing =
+  | { readonly mode: 'event-loop' }
+  | { readonly mode: 'libuv' }
+  /** `inline`: cheap signatures may be made on the event loop while the threads are idle (inline-signing.ts). */
+  | { readonly mode: 'threads'; readonly pool: SignWorkerPool; readonly inline: InlineSigningGate | undefined };
 
 const KEY_FILE_EXTENSIONS = new Set(['.key', '.pem']);
 const MAX_KEY_FILE_BYTES = 1 << 20;
@@ -54,6 +64,7 @@ export class FileKeyStore implements KeyStore {
     dir: string,
     keys: FileSigningKey[],
     private readonly pool: SignWorkerPool | undefined,
+    private readonly inline: InlineSigningGate | undefined,
   ) {
     this.name = `file:${dir}`;
     this.keys = Object.freeze(keys);
@@ -95,9 +106,14 @@ export class FileKeyStore implements KeyStore {
       await pool?.close();
       throw new KeyStoreError('KEYSTORE_SIGN_FAILED', `${dir}: the signing threads did not start: ${(err as Error).message}`);
     }
-    const signing: Signing = opts.signOnThreadPool === false ? { mode: 'event-loop' } : pool ? { mode: 'threads', pool } : { mode: 'libuv' };
+    const signing: Signing =
+      opts.signOnThreadPool === false
+        ? { mode: 'event-loop' }
+        : pool
+          ? { mode: 'threads', pool, inline: opts.inlineWhenIdle === false ? undefined : new InlineSigningGate(pool) }
+          : { mode: 'libuv' };
     const keys = loaded.map((k) => new FileSigningKey(k.privateKey, k.publicKey, k.algorithm, k.source, k.certificate, signing));
-    return new FileKeyStore(dir, keys, pool);
+    return new FileKeyStore(dir, keys, pool, signing.mode === 'threads' ? signing.inline : undefined);
   }
 
   get(keyId: string): SigningKey | undefined {
@@ -106,6 +122,11 @@ export class FileKeyStore implements KeyStore {
 
   list(): readonly SigningKey[] {
     return this.keys;
+  }
+
+  /** Signatures made on the event loop because the threads were idle (inline-signing.ts). */
+  get inlineSignatures(): number {
+    return this.inline?.inlineSignatures ?? 0;
   }
 
   async close(): Promise<void> {
@@ -206,6 +227,8 @@ class FileSigningKey implements SigningKey {
   private readonly signParams: ReadonlyMap<SignatureScheme, SignParams>;
   /** Per scheme, the key's signer id in the store's threads. */
   private readonly threadSigners: ReadonlyMap<SignatureScheme, number>;
+  /** Cheap enough to sign on the event loop while the threads are idle. */
+  private readonly cheap: boolean;
 
   constructor(
     private readonly privateKey: KeyObject,
@@ -221,14 +244,16 @@ class FileSigningKey implements SigningKey {
     this.digestSchemes = Object.freeze(algorithm === 'rsa' ? this.schemes.filter((s) => schemeInfo(s)!.hash !== null) : []);
     if (certificate) this.hostnames = Object.freeze(certificateHostnames(certificate));
     this.signParams = new Map(this.schemes.map((s) => [s, signParamsFor(privateKey, schemeInfo(s)!)]));
+    this.cheap = signsCheaply(algorithm);
     this.threadSigners = new Map(signing.mode === 'threads' ? [...this.signParams].map(([s, p]) => [s, signing.pool.register(p)]) : []);
   }
 
   sign(scheme: SignatureScheme, message: Buffer, guard?: SignGuard): Promise<Buffer> {
     const params = this.signParams.get(scheme);
     if (!params) return Promise.reject(this.unsupported(scheme));
-    if (this.signing.mode === 'threads') {
-      return this.signing.pool
+    const signing = this.signing;
+    if (signing.mode === 'threads' && !(this.cheap && signing.inline?.tryTake())) {
+      return signing.pool
         .sign(this.threadSigners.get(scheme)!, message, guard?.deadlineAt ?? Infinity, guard?.signal)
         .catch((err: unknown) => Promise.reject(this.threadError(err)));
     }
@@ -237,7 +262,7 @@ class FileSigningKey implements SigningKey {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.signing.mode === 'event-loop') {
+    if (signing.mode !== 'libuv') {
       try {
         return Promise.resolve(cryptoSign(params.hash, message, params.key));
       } catch (err) {

@@ -196,6 +196,11 @@ export class SignWorkerPool {
     await Promise.all(this.threads.map((t) => t?.booted));
   }
 
+  /** True while the pool is open and holds no job (none queued, none on a thread). */
+  idle(): boolean {
+    return !this.closed && this.freeSlots.length === this.options.maxPending;
+  }
+
   stats(): SignWorkerPoolStats {
     return {
       threads: this.options.threads,

@@ -1,5 +1,6 @@
 // FileKeyStore signing on its worker threads (the default): the same signatures as on the event
-// loop, the guard (deadline, cancellation) honoured, and the threads stopped by close().
+// loop, the guard (deadline, cancellation) honoured, cheap keys signed inline while the threads
+// are idle (inline-signing.ts), and the threads stopped by close().
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +27,7 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 const message = (): Buffer => tls13ServerCertificateVerifyInput(randomBytes(32));
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const live = (): { deadlineAt: number; signal: AbortSignal } => ({ deadlineAt: performance.now() + 60_000, signal: new AbortController().signal });
 
 describe('FileKeyStore on signing threads', () => {
@@ -44,17 +46,52 @@ describe('FileKeyStore on signing threads', () => {
     }
   });
 
-  it('does not sign past the deadline or after cancellation, on the threads and on libuv alike', async () => {
-    for (const signingThreads of [2, 0]) {
-      const store = await FileKeyStore.load(dir, { signingThreads });
+  it('does not sign past the deadline or after cancellation: on the threads, inline and on libuv alike', async () => {
+    const ways = [
+      { what: 'threads', options: { signingThreads: 2, inlineWhenIdle: false }, inline: 0 },
+      { what: 'inline', options: { signingThreads: 2 }, inline: 3 },
+      { what: 'libuv', options: { signingThreads: 0 }, inline: 0 },
+    ];
+    for (const way of ways) {
+      const store = await FileKeyStore.load(dir, way.options);
       try {
         const key = store.list().find((k) => k.algorithm === 'ec-p256')!;
-        await expect(key.sign(0x0403, message(), { deadlineAt: performance.now() - 1, signal: new AbortController().signal })).rejects.toMatchObject({ code: 'KEYSTORE_DEADLINE' });
-        await expect(key.sign(0x0403, message(), { deadlineAt: performance.now() + 60_000, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'KEYSTORE_CANCELLED' });
+        await expect(key.sign(0x0403, message(), { deadlineAt: performance.now() - 1, signal: new AbortController().signal }), way.what).rejects.toMatchObject({ code: 'KEYSTORE_DEADLINE' });
+        await nextTurn();
+        await expect(key.sign(0x0403, message(), { deadlineAt: performance.now() + 60_000, signal: AbortSignal.abort() }), way.what).rejects.toMatchObject({ code: 'KEYSTORE_CANCELLED' });
+        await nextTurn();
         expect((await key.sign(0x0403, message(), live())).length).toBeGreaterThan(0);
+        expect(store.inlineSignatures, way.what).toBe(way.inline);
       } finally {
         await store.close();
       }
+    }
+  });
+
+  it('signs a P-256 key on the event loop while the threads are idle, at most once per turn; RSA always on the threads', async () => {
+    const store = await FileKeyStore.load(dir, { signingThreads: 2 });
+    try {
+      const ec = store.list().find((k) => k.algorithm === 'ec-p256')!;
+      const rsaKey = store.list().find((k) => k.algorithm === 'rsa')!;
+      // One caller at a time, each in its own turn: every signature inline.
+      for (let i = 0; i < 3; i++) {
+        const m = message();
+        expect(verifyTlsSignature(ec.publicKey, 0x0403, m, await ec.sign(0x0403, m, live()))).toBe(true);
+        await nextTurn();
+      }
+      expect(store.inlineSignatures).toBe(3);
+      // A burst in one turn: the first inline, the other seven on the threads; all verify.
+      const m = message();
+      const burst = await Promise.all(Array.from({ length: 8 }, () => ec.sign(0x0403, m, live())));
+      for (const signature of burst) expect(verifyTlsSignature(ec.publicKey, 0x0403, m, signature)).toBe(true);
+      expect(store.inlineSignatures).toBe(4);
+      await nextTurn();
+      // RSA costs several thread hops: never inline.
+      const r = message();
+      expect(verifyTlsSignature(rsaKey.publicKey, 0x0804, r, await rsaKey.sign(0x0804, r, live()))).toBe(true);
+      expect(store.inlineSignatures).toBe(4);
+    } finally {
+      await store.close();
     }
   });
 
