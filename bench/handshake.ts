@@ -3,10 +3,13 @@
 //   keyless   `keyless edge` in its own process, signing through `keyless keyserver` in another
 //   node:tls  an https server holding the same keys itself (the baseline)
 // with the same load generator (Node's tls client, no resumption) in this process, in the same run.
+// With --passes N each cell is measured N times, node:tls and keyless alternating (the order
+// swapped every pass), and the table shows medians, with the range of the per-pass ratios: on a
+// shared VM whose speed drifts within minutes, one pass of each can differ by a third.
 // CPU seconds are read from /proc for each server process: "per CPU-second" divides by the
 // edge's (or node:tls's) own CPU time, which is where an edge saves by not signing.
 //
-//   npm run bench:handshake [-- --seconds 4] [--quick] [--json]
+//   npm run bench:handshake [-- --seconds 4] [--passes 3] [--quick] [--json]
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +26,8 @@ interface Cell {
   readonly server: 'keyless' | 'node:tls';
   readonly key: 'ecdsa-p256' | 'rsa-2048';
   readonly concurrency: number;
+  /** 0-based; with --passes N every cell is measured N times. */
+  readonly pass: number;
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
@@ -39,8 +44,14 @@ const KEYS = [
 ] as const;
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { seconds: { type: 'string' }, passes: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
   const durationMs = values.quick ? 300 : Number(values.seconds ?? 4) * 1000;
+  const passes = Number(values.passes ?? 1);
+  if (!Number.isInteger(passes) || passes < 1 || passes > 20) throw new Error('--passes: an integer from 1 to 20');
   const concurrencies = values.quick ? [1, 4] : [1, 16];
 
   const keyServer = await startKeyServerUnderTest();
@@ -58,7 +69,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     for (const [key, sigalgs] of KEYS) {
       for (const concurrency of concurrencies) {
-        for (const server of ['node:tls', 'keyless'] as const) {
+        for (let pass = 0; pass < passes; pass++) {
+        for (const server of pass % 2 === 0 ? (['node:tls', 'keyless'] as const) : (['keyless', 'node:tls'] as const)) {
           const port = server === 'keyless' ? edgePort : baseline.port;
           const serverPid = server === 'keyless' ? edge.pid : baseline.pid;
           // Warm-up: JIT, connection paths, the key server's stream.
@@ -72,6 +84,7 @@ export async function run(args: string[]): Promise<number> {
             server,
             key,
             concurrency,
+            pass,
             perSecond: result.handshakes / result.seconds,
             p50: result.latency.percentile(50),
             p99: result.latency.percentile(99),
@@ -79,6 +92,7 @@ export async function run(args: string[]): Promise<number> {
             perServerCpuSecond: result.handshakes / serverCpu,
             perTotalCpuSecond: result.handshakes / (serverCpu + keyServerCpu),
           });
+        }
         }
       }
     }
@@ -90,26 +104,38 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(cells, null, 2) + '\n');
     return 0;
   }
-  const baselineOf = (c: Cell): Cell | undefined => cells.find((b) => b.server === 'node:tls' && b.key === c.key && b.concurrency === c.concurrency);
   const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '-');
   const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
-  const rows = cells.map((c) => {
-    const b = baselineOf(c)!;
-    return [
-      c.server,
-      c.key,
-      String(c.concurrency),
-      f0(c.perSecond),
-      f2(c.p50),
-      f2(c.p99),
-      f0(c.perServerCpuSecond),
-      c.server === 'keyless' ? f0(c.perTotalCpuSecond) : '-',
-      c.server === 'keyless' ? f2(c.perSecond / b.perSecond) : '',
-      c.server === 'keyless' ? f2(c.perServerCpuSecond / b.perServerCpuSecond) : '',
-      c.server === 'keyless' ? f2(c.p50 - b.p50) : '',
-      String(c.errors),
-    ];
-  });
+  const rows: string[][] = [];
+  for (const [key] of KEYS) {
+    for (const concurrency of concurrencies) {
+      const of = (server: Cell['server']): Cell[] => cells.filter((c) => c.server === server && c.key === key && c.concurrency === concurrency).sort((a, b) => a.pass - b.pass);
+      const base = of('node:tls');
+      const ours = of('keyless');
+      const ratios = ours.map((c, i) => c.perSecond / base[i]!.perSecond);
+      const cpuRatios = ours.map((c, i) => c.perServerCpuSecond / base[i]!.perServerCpuSecond);
+      const added = ours.map((c, i) => c.p50 - base[i]!.p50);
+      const pick = (list: Cell[], field: 'perSecond' | 'p50' | 'p99' | 'perServerCpuSecond' | 'perTotalCpuSecond'): number => median(list.map((c) => c[field]));
+      const errors = (list: Cell[]): string => String(list.reduce((n, c) => n + c.errors, 0));
+      const range = (list: number[]): string => (list.length > 1 ? `${f2(Math.min(...list))}–${f2(Math.max(...list))}` : '');
+      rows.push(['node:tls', key, String(concurrency), f0(pick(base, 'perSecond')), f2(pick(base, 'p50')), f2(pick(base, 'p99')), f0(pick(base, 'perServerCpuSecond')), '-', '', '', '', '', errors(base)]);
+      rows.push([
+        'keyless',
+        key,
+        String(concurrency),
+        f0(pick(ours, 'perSecond')),
+        f2(pick(ours, 'p50')),
+        f2(pick(ours, 'p99')),
+        f0(pick(ours, 'perServerCpuSecond')),
+        f0(pick(ours, 'perTotalCpuSecond')),
+        f2(median(ratios)),
+        range(ratios),
+        f2(median(cpuRatios)),
+        f2(median(added)),
+        errors(ours),
+      ]);
+    }
+  }
   process.stdout.write(
     renderTable(
       [
@@ -122,6 +148,7 @@ export async function run(args: string[]): Promise<number> {
         { title: 'hs/server-CPU-s', align: 'right' },
         { title: 'hs/(edge+ks)-CPU-s', align: 'right' },
         { title: 'ratio hs/s', align: 'right' },
+        { title: 'ratio range', align: 'right' },
         { title: 'ratio per CPU-s', align: 'right' },
         { title: '+p50 ms', align: 'right' },
         { title: 'errors', align: 'right' },
@@ -130,5 +157,12 @@ export async function run(args: string[]): Promise<number> {
     ) + '\n',
   );
   process.stdout.write('ratio = keyless / node:tls with the same key and concurrency; +p50 = added median latency of the remote signature.\n');
+  if (passes > 1) process.stdout.write(`${passes} passes per cell, alternating: medians of the passes; "ratio range" is the lowest and highest per-pass ratio.\n`);
   return 0;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

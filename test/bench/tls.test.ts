@@ -5,16 +5,17 @@ import { runKeyless } from '../helpers/run-keyless.js';
 
 const runBench = (args: string[]) => runKeyless(['bench', ...args]);
 
-describe('keyless bench handshake --quick', () => {
-  it('measures the keyless edge and node:tls for both key types, without errors', async () => {
-    const { code, stdout, stderr } = await runBench(['handshake', '--quick']);
+describe('keyless bench handshake --quick --passes 2', () => {
+  it('measures the keyless edge and node:tls for both key types, twice each, without errors', async () => {
+    const { code, stdout, stderr } = await runBench(['handshake', '--quick', '--passes', '2']);
     expect(code, stderr).toBe(0);
-    for (const server of ['node:tls', 'keyless']) {
-      for (const key of ['ecdsa-p256', 'rsa-2048']) {
-        // server, key, concurrency, hs/s ... errors = 0 at the end of the row.
-        expect(stdout).toMatch(new RegExp(`^${server} +${key} +\\d+ +\\d+ .* 0$`, 'm'));
-      }
+    for (const key of ['ecdsa-p256', 'rsa-2048']) {
+      // server, key, concurrency, hs/s ... errors = 0 at the end of the row; one row per server and cell.
+      expect(stdout.match(new RegExp(`^node:tls +${key} +\\d+ +\\d+ .* 0$`, 'gm'))).toHaveLength(2);
+      // keyless rows carry the median ratio and the range of the two passes' ratios.
+      expect(stdout.match(new RegExp(`^keyless +${key} +\\d+ +\\d+ .* [\\d.]+ +[\\d.]+–[\\d.]+ +[\\d.]+ +-?[\\d.]+ +0$`, 'gm'))).toHaveLength(2);
     }
+    expect(stdout).toContain('2 passes per cell, alternating');
   });
 });
 
