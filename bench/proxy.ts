@@ -6,6 +6,7 @@
 // in the same run. Access logs are off on both.
 //
 //   npm run bench:proxy [-- --seconds 5] [--connections 32] [--threads 1] [--workers N] [--quick] [--json]
+//                       [--profile DIR]   a V8 CPU profile of the edge into DIR (node --cpu-prof)
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,7 @@ export async function run(args: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'extra-config': { type: 'string' },
+      profile: { type: 'string' },
     },
     strict: true,
   });
@@ -56,7 +58,7 @@ export async function run(args: string[]): Promise<number> {
   let edge: EdgeUnderTest | undefined;
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
   try {
-    edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, ...(values['extra-config'] ? { extra: values['extra-config'] } : {}) });
+    edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, ...(values['extra-config'] ? { extra: values['extra-config'] } : {}), ...(values.profile ? { profileDir: values.profile } : {}) });
     nginx = await startNginx(path.join(dir, 'nginx'), pki, origin.port);
     for (const route of ['cache hit', 'pass-through'] as const) {
       for (const [server, port] of [

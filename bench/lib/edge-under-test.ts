@@ -23,6 +23,8 @@ export interface EdgeUnderTestOptions {
   readonly workers?: string;
   /** More top-level YAML (a waf: section, say). */
   readonly extra?: string;
+  /** Write a V8 CPU profile of the edge into this directory (node --cpu-prof). */
+  readonly profileDir?: string;
 }
 
 export async function startEdgeUnderTest(options: EdgeUnderTestOptions): Promise<EdgeUnderTest> {
@@ -44,6 +46,9 @@ log: { level: info, access: false }
 ${options.extra ?? ''}`,
     }),
   );
-  const { process: edge, ready } = await KeylessProcess.start({ args: ['edge', '--config', file], readyMessage: 'edge ready', readyTimeoutMs: 60_000 });
+  const { process: edge, ready } = await KeylessProcess.start({
+    args: ['edge', '--config', file],
+    nodeArgs: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [],
+    readyMessage: 'edge ready', readyTimeoutMs: 60_000 });
   return { port: Number(String(ready.listen).split(':').pop()), pid: edge.pid, stop: async () => void (await edge.stop()) };
 }

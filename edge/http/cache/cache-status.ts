@@ -36,10 +36,14 @@ export function formatCacheStatus(name: string, s: CacheStatus): string {
   return parts.join('; ');
 }
 
+/** This cache's member after the members of caches upstream (§2: closest to the origin first). */
+export function appendCacheStatus(previous: string | undefined, member: string): string {
+  return previous ? `${previous}, ${member}` : member;
+}
+
 /** The headers with this cache's member appended to any Cache-Status already present. */
 export function withCacheStatus(headers: HeaderMap, name: string, s: CacheStatus): HeaderMap {
   const existing = headers['cache-status'];
   const previous = Array.isArray(existing) ? existing.join(', ') : existing;
-  const member = formatCacheStatus(name, s);
-  return { ...headers, 'cache-status': previous ? `${previous}, ${member}` : member };
+  return { ...headers, 'cache-status': appendCacheStatus(previous, formatCacheStatus(name, s)) };
 }

@@ -6,11 +6,12 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { primaryKey, splitKey, targetPath, variantKey, varyFields } from './cache-key.js';
-import { withCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
+import { appendCacheStatus, formatCacheStatus, withCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { CACHE_VALIDATORS, ORIGIN_PRECONDITIONS, clientCopyIsCurrent, notModifiedHeaders } from './conditional.js';
 import type { CacheConfig, CacheRuleConfig } from './config.js';
 import { CacheError, isCacheError } from './errors.js';
 import { BodyFanout } from './fanout.js';
+import { freshHitRecord, isPlainRequest, type FreshHit } from './fresh-hit.js';
 import { Flight, type WaiterOutcome } from './flight.js';
 import { contentLength, fieldValue, parseCacheTags, toFieldMap, withoutFields } from './headers.js';
 import { invalidatedKeys, isSafeMethod } from './invalidation.js';
@@ -197,13 +198,19 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
 
   // ---- serving stored responses -------------------------------------------------------------
 
+  // Loaded policies and fresh-hit records, per stored entry object (immutable; see fresh-hit.ts).
+  const loadedPolicies = new WeakMap<EntryMeta, Policy>();
+  const freshHits = new WeakMap<EntryMeta, FreshHit>();
+
   const select = async (lookup: Lookup, metas: readonly EntryMeta[]): Promise<Candidate | undefined> => {
     // Most recent first: RFC 9111 §4.1 picks the most recent of several matching responses.
     for (const meta of metas) {
       const fields = varyFields(fieldOf(meta.policy.resh, 'vary'));
       if (fields === '*' || variantKey(fields, lookup.policyRequest.headers) !== meta.variant) continue;
       try {
-        return { meta, policy: policies.fromStored(meta.policy) };
+        let policy = loadedPolicies.get(meta);
+        if (policy === undefined) loadedPolicies.set(meta, (policy = policies.fromStored(meta.policy)));
+        return { meta, policy };
       } catch (err) {
         storeFailure(new CacheError('CACHE_ERR_CORRUPT_ENTRY', 'a stored policy cannot be loaded', { cause: err }), 'discarding a cache entry');
         await store.deleteWhere((e) => e.key === meta.key && e.variant === meta.variant).catch(() => 0);
@@ -216,30 +223,77 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
    * A stored response as the client gets it: a 304 when the client's own validators match
    * (RFC 9111 §4.3.2), else the stored status, headers and body. Null when the body is gone.
    */
-  const present = async (lookup: Lookup, meta: EntryMeta, policy: Policy, s: CacheStatus, body?: Buffer | Readable | null): Promise<EdgeResponse | null> => {
+  /** A stored response's headers as served, before Cache-Status: the library's, tags hidden, the stored length. */
+  const servedHeaders = (meta: EntryMeta, policy: Policy): HeaderMap => {
     const headers = hideTags(presentedHeaders(policy, meta.restore));
+    const stored = meta.policy.st;
+    // A 304 answer picks its own fields (notModifiedHeaders), never Content-Length.
+    if (stored !== 204 && stored !== 304) headers['content-length'] = String(meta.size);
+    return headers;
+  };
+
+  /** The stored body for a GET (null when it is gone), tied to the client's signal when it streams. */
+  const storedBody = async (lookup: Lookup, meta: EntryMeta): Promise<Buffer | Readable | null> => {
+    let content: Buffer | Readable | null;
+    try {
+      content = await store.readBody(meta);
+    } catch (err) {
+      storeFailure(err, 'reading a cached body failed');
+      return null;
+    }
+    if (content !== null && !Buffer.isBuffer(content)) destroyOnAbort(content, lookup.signal);
+    return content;
+  };
+
+  const present = async (lookup: Lookup, meta: EntryMeta, policy: Policy, s: CacheStatus, body?: Buffer | Readable | null): Promise<EdgeResponse | null> => {
+    const headers = servedHeaders(meta, policy);
     const stored = meta.policy.st;
     if (clientCopyIsCurrent(lookup.request.headers, stored, headers)) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
       return { status: 304, headers: status(notModifiedHeaders(headers), s), body: null };
     }
-    if (stored !== 204 && stored !== 304) headers['content-length'] = String(meta.size);
     if (lookup.head) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
       return { status: stored, headers: status(headers, s), body: null };
     }
     let content = body;
-    if (content === undefined) {
-      try {
-        content = await store.readBody(meta);
-      } catch (err) {
-        storeFailure(err, 'reading a cached body failed');
-        content = null;
-      }
-    }
+    if (content === undefined) content = await storedBody(lookup, meta);
+    else if (content !== null && !Buffer.isBuffer(content)) destroyOnAbort(content, lookup.signal);
     if (content === null) return null;
-    if (!Buffer.isBuffer(content)) destroyOnAbort(content, lookup.signal);
     return { status: stored, headers: status(headers, s), body: content };
+  };
+
+  /**
+   * A plain request (fresh-hit.ts) on an entry the library already served fresh: the recorded
+   * answer with Age and Cache-Status brought up to now. Null when the full way must decide: the
+   * most recent matching entry has no record, the record's window has passed, or the body is gone.
+   */
+  const serveRecordedHit = async (lookup: Lookup, metas: readonly EntryMeta[]): Promise<EdgeResponse | null> => {
+    for (const meta of metas) {
+      const record = freshHits.get(meta);
+      if (record === undefined) return null;
+      if (variantKey(record.vary, lookup.policyRequest.headers) !== meta.variant) continue;
+      if (now() >= record.validUntil) {
+        freshHits.delete(meta);
+        return null;
+      }
+      const body = lookup.head ? null : await storedBody(lookup, meta);
+      if (body === null && !lookup.head) return null;
+      const age = record.policy.age();
+      const member = formatCacheStatus(config.statusName, { hit: true, ttl: Math.round(record.maxAge - age) });
+      m.hit();
+      return { status: record.status, headers: { ...record.headers, age: String(Math.round(age)), 'cache-status': appendCacheStatus(record.upstreamStatus, member) }, body };
+    }
+    return null;
+  };
+
+  /** Remembers what the library answered a plain request on a fresh entry (see serveRecordedHit). */
+  const recordFreshHit = (lookup: Lookup, candidate: Candidate): void => {
+    if (!isPlainRequest(lookup.request.headers)) return;
+    const vary = varyFields(fieldOf(candidate.meta.policy.resh, 'vary'));
+    if (vary === '*') return;
+    const record = freshHitRecord(candidate.policy, candidate.meta.policy.st, vary, servedHeaders(candidate.meta, candidate.policy), now());
+    if (record) freshHits.set(candidate.meta, record);
   };
 
   const serveStaleIfError = async (lookup: Lookup, candidate: Candidate, fwdStatus: number | undefined): Promise<EdgeResponse | null> => {
@@ -265,6 +319,10 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     } catch (err) {
       storeFailure(err, 'reading the cache failed; treated as a miss');
     }
+    if (metas.length > 0 && isPlainRequest(lookup.request.headers)) {
+      const recorded = await serveRecordedHit(lookup, metas);
+      if (recorded) return recorded;
+    }
     const candidate = await select(lookup, metas);
     if (candidate) {
       let evaluation: ReturnType<Policy['evaluateRequest']> | undefined;
@@ -277,6 +335,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         const served = await present(lookup, candidate.meta, candidate.policy, { hit: true, ttl: remainingTtl(candidate.policy) });
         if (served) {
           m.hit();
+          recordFreshHit(lookup, candidate);
           return served;
         }
         return viaOrigin(lookup, undefined, 'uri-miss', attempt, before);
@@ -654,11 +713,15 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       }
       // A GET body has no defined meaning (RFC 9110 §9.3.1) and is never part of a cache key.
       discardBody(body);
+      let libraryRequest: PolicyRequest | undefined;
       const lookup: Lookup = {
         request,
         key: primaryKey(request.host, request.url)!,
         head: method === 'HEAD',
-        policyRequest: policyRequest(request.url, request.host.toLowerCase(), request.headers),
+        // Built when first needed: a recorded hit without Vary never reads it.
+        get policyRequest() {
+          return (libraryRequest ??= policyRequest(request.url, request.host.toLowerCase(), request.headers));
+        },
         edgeTtl: rule?.action === 'cache' ? rule.edgeTtl : undefined,
         fetchOrigin,
         signal,
