@@ -12,6 +12,7 @@ import { Transform, type Duplex, type Readable, type TransformCallback } from 'n
 import type { Logger } from 'pino';
 import type { Counter, Histogram } from 'prom-client';
 import type { TlsServerConnection } from '../tls/connection.js';
+import { ClientGone, type ClientSignal } from './client-signal.js';
 import { errorResponse } from './error-response.js';
 import { isOriginError, type OriginClient } from './origin/index.js';
 import { readBodyPrefix } from './body-prefix.js';
@@ -33,7 +34,7 @@ export interface RequestFilter {
 
 /** The cache stage, or a pass-through when there is no cache. */
 export interface CacheStage {
-  handle(request: EdgeRequest, body: Readable | Buffer | null, fetchOrigin: OriginFetch, signal: AbortSignal): Promise<EdgeResponse>;
+  handle(request: EdgeRequest, body: Readable | Buffer | null, fetchOrigin: OriginFetch, client: ClientSignal): Promise<EdgeResponse>;
 }
 
 export interface PipelineStages {
@@ -110,14 +111,19 @@ export function edgeRequestOf(req: http.IncomingMessage): EdgeRequest {
   };
 }
 
-/** Response headers as the raw [name, value, ...] list writeHead takes, arrays kept as repeated fields. */
-function rawHeaders(headers: HeaderMap): string[] {
+/**
+ * Response headers as the raw [name, value, ...] list writeHead takes, arrays kept as repeated
+ * fields, and X-Request-Id set to the edge's id (whatever the origin sent under that name).
+ */
+function rawHeaders(headers: HeaderMap, requestId: string): string[] {
   const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === 'x-request-id') continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
+  out.push('x-request-id', requestId);
   return out;
 }
 
@@ -151,8 +157,10 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
     histogram.observe(seconds);
   };
 
-  const finish = (request: EdgeRequest, res: http.ServerResponse, started: number, fields: Record<string, unknown>): void => {
+  /** Counts and logs the request when its response closes, and aborts its work if the client left first. */
+  const finish = (request: EdgeRequest, res: http.ServerResponse, started: number, fields: Record<string, unknown>, client: ClientGone): void => {
     res.once('close', () => {
+      if (!res.writableFinished) client.abort();
       const status = res.statusCode;
       countRequest(hostLabel(request.host), status, (performance.now() - started) / 1000);
       if (!accessLog) return;
@@ -176,8 +184,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
   };
 
   const send = (res: http.ServerResponse, response: EdgeResponse, requestId: string, onError: (err: Error) => void): void => {
-    const headers = { ...response.headers, 'x-request-id': requestId };
-    res.writeHead(response.status, rawHeaders(headers));
+    res.writeHead(response.status, rawHeaders(response.headers, requestId));
     const body = response.body;
     if (body === null) {
       res.end();
@@ -208,7 +215,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
       return;
     }
     const page = errorResponse(status, reason, request.requestId, request.headers.accept as string | undefined, extra);
-    res.writeHead(page.status, rawHeaders(page.headers));
+    res.writeHead(page.status, rawHeaders(page.headers, request.requestId));
     res.end(page.body);
   };
 
@@ -216,14 +223,10 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
     const started = performance.now();
     const request = edgeRequestOf(req);
     const fields: Record<string, unknown> = {};
-    finish(request, res, started, fields);
-    if (!request.host) return sendError(res, request, 400, 'a Host header is required (RFC 9110 §7.2)');
-
     // The client going away aborts everything done for it (an origin fetch, a cache fill it alone waits for).
-    const controller = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
+    const client = new ClientGone();
+    finish(request, res, started, fields, client);
+    if (!request.host) return sendError(res, request, 400, 'a Host header is required (RFC 9110 §7.2)');
 
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxBodyBytes) {
@@ -250,21 +253,20 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
         fields.waf = verdict.note;
         if (verdict.action === 'respond') {
           if (forwardBody && !Buffer.isBuffer(forwardBody)) forwardBody.resume();
-          const headers = { ...verdict.headers, 'x-request-id': request.requestId };
-          res.writeHead(verdict.status, rawHeaders(headers));
+          res.writeHead(verdict.status, rawHeaders(verdict.headers, request.requestId));
           res.end(verdict.body);
           return;
         }
       }
       const response = current.cache
-        ? await current.cache.handle(request, forwardBody, current.origin.fetch, controller.signal)
-        : await current.origin.fetch(request, forwardBody, controller.signal);
+        ? await current.cache.handle(request, forwardBody, current.origin.fetch, client)
+        : await current.origin.fetch(request, forwardBody, client.signal);
       send(res, response, request.requestId, (err) => {
         fields.error = (err as { code?: string }).code ?? err.message;
         log.debug({ requestId: request.requestId, err: { message: err.message } }, 'response stream ended early');
       });
     } catch (err) {
-      if (controller.signal.aborted) return;
+      if (client.aborted) return;
       if (limiter?.exceeded || err instanceof BodyTooLargeError) return sendError(res, request, 413, `the request body is over ${limits.maxBodyBytes} bytes`);
       if (isOriginError(err)) {
         fields.error = err.code;
@@ -279,7 +281,12 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
 
   return {
     handle(req, res, body) {
-      void handle(req, res, body);
+      handle(req, res, body).catch((err: unknown) => {
+        // handle() answers its own failures; this is the last guard, so a bug costs one request, not the process.
+        log.error({ err: { message: (err as Error).message } }, 'request failed inside the edge');
+        if (!res.headersSent) res.writeHead(500, { 'content-length': '0', connection: 'close' }).end();
+        else res.destroy();
+      });
     },
     upgrade(req, socket, head) {
       const request = edgeRequestOf(req);
@@ -290,7 +297,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
           const inspection = await current.filter.inspectHeaders(request);
           const verdict = inspection.done ? inspection.verdict : await inspection.inspectBody(null, false);
           if (verdict.action === 'respond') {
-            const page = `HTTP/1.1 ${verdict.status} ${verdict.status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\n${rawHeaders({ ...verdict.headers, 'content-length': String(verdict.body.length), connection: 'close', 'x-request-id': request.requestId })
+            const page = `HTTP/1.1 ${verdict.status} ${verdict.status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\n${rawHeaders({ ...verdict.headers, 'content-length': String(verdict.body.length), connection: 'close' }, request.requestId)
               .reduce<string[]>((lines, v, i, all) => (i % 2 === 0 ? [...lines, `${v}: ${all[i + 1]}`] : lines), [])
               .join('\r\n')}\r\n\r\n`;
             socket.end(Buffer.concat([Buffer.from(page, 'latin1'), verdict.body]));

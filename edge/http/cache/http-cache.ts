@@ -37,6 +37,7 @@ import { compileRules, type RuleMatcher } from './rules.js';
 import { openDiskStore } from './store/disk-store.js';
 import { createMemoryStore } from './store/memory-store.js';
 import type { CacheStore, EntryMeta, StoreEvents, StoreLimits } from './store/types.js';
+import type { ClientSignal } from '../client-signal.js';
 import type { EdgeRequest, EdgeResponse, HeaderMap, OriginFetch } from '../types.js';
 
 export interface HttpCacheOptions {
@@ -58,10 +59,11 @@ export interface HttpCache {
   /**
    * Answers one request: from the cache, or through `fetchOrigin` (at most one origin fetch per
    * URL at a time). The response carries Cache-Status. Rejects only with what `fetchOrigin`
-   * rejected with (the origin stage's own 502/504 errors), or CACHE_ERR_ABORTED when `signal`
-   * fired first; a failing store never fails a request.
+   * rejected with (the origin stage's own 502/504 errors), or CACHE_ERR_ABORTED when the client
+   * went first; a failing store never fails a request. The client's signal is only made when
+   * the origin or another request's fill is waited for (a hit does not need it).
    */
-  handle(request: EdgeRequest, body: Readable | Buffer | null, fetchOrigin: OriginFetch, signal: AbortSignal): Promise<EdgeResponse>;
+  handle(request: EdgeRequest, body: Readable | Buffer | null, fetchOrigin: OriginFetch, client: ClientSignal): Promise<EdgeResponse>;
   /** Removes every variant stored for host + target ("/a/b?c=d", exactly as requested). Resolves with the number removed. */
   purgeUrl(host: string, target: string): Promise<number>;
   /** Removes every entry of host whose request target starts with prefix. */
@@ -88,6 +90,7 @@ interface Lookup {
   readonly policyRequest: PolicyRequest;
   readonly edgeTtl: EdgeTtl | undefined;
   readonly fetchOrigin: OriginFetch;
+  /** The client's signal (made on first read: see ClientSignal). */
   readonly signal: AbortSignal;
 }
 
@@ -697,19 +700,19 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   };
 
   return {
-    async handle(request, body, fetchOrigin, signal) {
-      if (signal.aborted) throw new CacheError('CACHE_ERR_ABORTED');
+    async handle(request, body, fetchOrigin, client) {
+      if (client.aborted) throw new CacheError('CACHE_ERR_ABORTED');
       const method = request.method.toUpperCase();
-      if (!isSafeMethod(method)) return forwardUnsafe(request, body, fetchOrigin, signal);
+      if (!isSafeMethod(method)) return forwardUnsafe(request, body, fetchOrigin, client.signal);
       if (method !== 'GET' && method !== 'HEAD') {
         m.bypass('method');
-        return passThrough(request, body, fetchOrigin, signal, { fwd: 'method' });
+        return passThrough(request, body, fetchOrigin, client.signal, { fwd: 'method' });
       }
       const rule = rules(request.host, targetPath(request.url));
       const bypass = bypassReason(request, rule);
       if (bypass) {
         m.bypass(bypass.detail.startsWith('rule') ? 'rule' : bypass.detail);
-        return passThrough(request, body, fetchOrigin, signal, bypass);
+        return passThrough(request, body, fetchOrigin, client.signal, bypass);
       }
       // A GET body has no defined meaning (RFC 9110 §9.3.1) and is never part of a cache key.
       discardBody(body);
@@ -724,7 +727,9 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         },
         edgeTtl: rule?.action === 'cache' ? rule.edgeTtl : undefined,
         fetchOrigin,
-        signal,
+        get signal() {
+          return client.signal;
+        },
       };
       return lookupAndServe(lookup, 0);
     },

@@ -22,6 +22,7 @@ function hostname(host: string): string {
 
 export function compileRules(rules: readonly CacheRuleConfig[]): RuleMatcher {
   const compiled: CacheRule[] = rules.map((r, index) => ({ ...r, host: r.host.toLowerCase(), index }));
+  if (compiled.length === 0) return () => undefined;
   return (host, path) => {
     const h = hostname(host.toLowerCase());
     return compiled.find((r) => hostMatches(r.host, h) && path.startsWith(r.pathPrefix));

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { Agent, request as undiciRequest } from 'undici';
 import { createHttpCache, type HttpCache } from '../../../../edge/http/cache/index.js';
 import { cacheConfigSchema, type CacheConfigInput } from '../../../../edge/http/cache/config.js';
+import { clientSignalOf } from '../../../../edge/http/client-signal.js';
 import type { EdgeRequest, EdgeResponse, HeaderMap, OriginFetch } from '../../../../edge/http/types.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse, seen: number) => void;
@@ -145,7 +146,7 @@ export async function cacheHarness(origin: TestOrigin, config: CacheConfigInput 
   const cache = await createHttpCache(cacheConfigSchema.parse(config), { log: silentLog, metrics: registry, now: clock.now });
   const fetchOrigin = undiciOriginFetch(origin);
   const get: CacheHarness['get'] = (url, options = {}) =>
-    cache.handle(edgeRequest(url, options), options.body ?? null, fetchOrigin, options.signal ?? new AbortController().signal);
+    cache.handle(edgeRequest(url, options), options.body ?? null, fetchOrigin, clientSignalOf(options.signal ?? new AbortController().signal));
   return {
     cache,
     clock,
