@@ -174,7 +174,6 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
           path: path!.length > 512 ? `${path!.slice(0, 512)}…` : path,
           status,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
-          cache: res.getHeader('cache-status'),
           completed: res.writableFinished,
           ...fields,
         },
@@ -261,6 +260,8 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
       const response = current.cache
         ? await current.cache.handle(request, forwardBody, current.origin.fetch, client)
         : await current.origin.fetch(request, forwardBody, client.signal);
+      // Headers go out as a raw list, which res.getHeader() cannot read back: the log takes it from here.
+      if (response.headers['cache-status'] !== undefined) fields.cache = response.headers['cache-status'];
       send(res, response, request.requestId, (err) => {
         fields.error = (err as { code?: string }).code ?? err.message;
         log.debug({ requestId: request.requestId, err: { message: err.message } }, 'response stream ended early');

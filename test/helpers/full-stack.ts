@@ -2,6 +2,7 @@
 // certificate from the dev CA), and the real edge in front with origins, cache and admin API
 // configured, all on loopback.
 import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
 import type { DevPkiLayout } from '../../certs/index.js';
 import { startDemoOrigin, type DemoOrigin, type DemoOriginOptions } from '../../demo/origin/index.js';
 import { startEdgeFixture, type EdgeFixture } from './edge-fixture.js';
@@ -21,6 +22,8 @@ export interface FullStackOptions {
   readonly pki?: DevPkiLayout;
   /** Reuse a running key server. */
   readonly keyServer?: KeyServerFixture;
+  /** The edge's logger (default: silent). */
+  readonly log?: Logger;
 }
 
 export interface FullStack {
@@ -52,7 +55,7 @@ export async function startFullStack(options: FullStackOptions = {}): Promise<Fu
   const extra = `${originSection(pki, origin, options.originExtra)}${cache}admin: { listen: 127.0.0.1:0, tokenEnv: ${TOKEN_ENV} }\n${options.extra ?? ''}`;
   let edge: EdgeFixture;
   try {
-    edge = await startEdgeFixture({ pki, keyServers: [keyServer.address], extra });
+    edge = await startEdgeFixture({ pki, keyServers: [keyServer.address], extra, ...(options.log ? { log: options.log } : {}) });
   } catch (err) {
     await origin.close();
     if (!options.keyServer) await keyServer.stop();

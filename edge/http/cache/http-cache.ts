@@ -205,11 +205,14 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   const loadedPolicies = new WeakMap<EntryMeta, Policy>();
   const freshHits = new WeakMap<EntryMeta, FreshHit>();
 
+  /** The request's variant key; without Vary it is '' and the library request is not built. */
+  const variantOf = (fields: readonly string[], lookup: Lookup): string => (fields.length === 0 ? '' : variantKey(fields, lookup.policyRequest.headers));
+
   const select = async (lookup: Lookup, metas: readonly EntryMeta[]): Promise<Candidate | undefined> => {
     // Most recent first: RFC 9111 §4.1 picks the most recent of several matching responses.
     for (const meta of metas) {
       const fields = varyFields(fieldOf(meta.policy.resh, 'vary'));
-      if (fields === '*' || variantKey(fields, lookup.policyRequest.headers) !== meta.variant) continue;
+      if (fields === '*' || variantOf(fields, lookup) !== meta.variant) continue;
       try {
         let policy = loadedPolicies.get(meta);
         if (policy === undefined) loadedPolicies.set(meta, (policy = policies.fromStored(meta.policy)));
@@ -275,7 +278,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     for (const meta of metas) {
       const record = freshHits.get(meta);
       if (record === undefined) return null;
-      if (variantKey(record.vary, lookup.policyRequest.headers) !== meta.variant) continue;
+      if (variantOf(record.vary, lookup) !== meta.variant) continue;
       if (now() >= record.validUntil) {
         freshHits.delete(meta);
         return null;
@@ -658,7 +661,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         fanout.store(
           store.createWriteStream({
             key: lookup.key,
-            variant: variantKey(varyFields(fields.vary) as readonly string[], lookup.policyRequest.headers),
+            variant: variantOf(varyFields(fields.vary) as readonly string[], lookup),
             policy: serializePolicy(policy!),
             tags: parseCacheTags(fields['cache-tag']),
             storedAt: now(),
