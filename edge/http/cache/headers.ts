@@ -52,9 +52,9 @@ export function parseCacheTags(value: string | undefined): string[] {
   return [...tags];
 }
 
-/** A copy without the named fields. */
+/** A copy without the named fields, in the same order (built up, not deleted from: deleting would make a slow dictionary object). */
 export function withoutFields(headers: HeaderMap, names: readonly string[]): HeaderMap {
-  const out: HeaderMap = { ...headers };
-  for (const n of names) delete out[n];
+  const out: HeaderMap = {};
+  for (const name in headers) if (!names.includes(name)) out[name] = headers[name];
   return out;
 }

@@ -187,9 +187,9 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   };
 
   /** Why the cache stays out of this GET/HEAD, or undefined when it handles it. */
-  const bypassReason = (request: EdgeRequest, rule: CacheRuleConfig | undefined): { fwd: ForwardReason; detail: string } | undefined => {
+  const bypassReason = (request: EdgeRequest, key: string | null, rule: CacheRuleConfig | undefined): { fwd: ForwardReason; detail: string } | undefined => {
     if (closed) return { fwd: 'bypass', detail: 'closed' };
-    if (primaryKey(request.host, request.url) === null) return { fwd: 'bypass', detail: 'target' };
+    if (key === null) return { fwd: 'bypass', detail: 'target' };
     if (rule?.action === 'bypass') return { fwd: 'bypass', detail: rule.name ? `rule:${rule.name}` : 'rule' };
     // The library does not understand partial content (206) or ranges; those go to the origin.
     if (request.headers.range !== undefined) return { fwd: 'bypass', detail: 'range' };
@@ -712,7 +712,8 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
         return passThrough(request, body, fetchOrigin, client.signal, { fwd: 'method' });
       }
       const rule = rules(request.host, targetPath(request.url));
-      const bypass = bypassReason(request, rule);
+      const key = primaryKey(request.host, request.url);
+      const bypass = bypassReason(request, key, rule);
       if (bypass) {
         m.bypass(bypass.detail.startsWith('rule') ? 'rule' : bypass.detail);
         return passThrough(request, body, fetchOrigin, client.signal, bypass);
@@ -722,7 +723,7 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
       let libraryRequest: PolicyRequest | undefined;
       const lookup: Lookup = {
         request,
-        key: primaryKey(request.host, request.url)!,
+        key: key!,
         head: method === 'HEAD',
         // Built when first needed: a recorded hit without Vary never reads it.
         get policyRequest() {
