@@ -294,8 +294,10 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
   };
 
   /** Remembers what the library answered a plain request on a fresh entry (see serveRecordedHit). */
+  // The disk store reads metadata afresh on every lookup (new objects), so a record would never be found again.
+  const recordsHold = store.kind === 'memory';
   const recordFreshHit = (lookup: Lookup, candidate: Candidate): void => {
-    if (!isPlainRequest(lookup.request.headers)) return;
+    if (!recordsHold || !isPlainRequest(lookup.request.headers)) return;
     const vary = varyFields(fieldOf(candidate.meta.policy.resh, 'vary'));
     if (vary === '*') return;
     const record = freshHitRecord(candidate.policy, candidate.meta.policy.st, vary, servedHeaders(candidate.meta, candidate.policy), now());
