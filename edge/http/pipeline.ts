@@ -117,7 +117,7 @@ export function edgeRequestOf(req: http.IncomingMessage): EdgeRequest {
  */
 function rawHeaders(headers: HeaderMap, requestId: string): string[] {
   const out: string[] = [];
-  for (const name in headers) {
+  for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined || name === 'x-request-id') continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);

@@ -55,6 +55,6 @@ export function parseCacheTags(value: string | undefined): string[] {
 /** A copy without the named fields, in the same order (built up, not deleted from: deleting would make a slow dictionary object). */
 export function withoutFields(headers: HeaderMap, names: readonly string[]): HeaderMap {
   const out: HeaderMap = {};
-  for (const name in headers) if (!names.includes(name)) out[name] = headers[name];
+  for (const name of Object.keys(headers)) if (!names.includes(name)) out[name] = headers[name];
   return out;
 }
