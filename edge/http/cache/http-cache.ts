@@ -293,9 +293,9 @@ export async function createHttpCache(config: CacheConfig, options: HttpCacheOpt
     return null;
   };
 
-  /** Remembers what the library answered a plain request on a fresh entry (see serveRecordedHit). */
   // The disk store reads metadata afresh on every lookup (new objects), so a record would never be found again.
   const recordsHold = store.kind === 'memory';
+  /** Remembers what the library answered a plain request on a fresh entry (see serveRecordedHit). */
   const recordFreshHit = (lookup: Lookup, candidate: Candidate): void => {
     if (!recordsHold || !isPlainRequest(lookup.request.headers)) return;
     const vary = varyFields(fieldOf(candidate.meta.policy.resh, 'vary'));
