@@ -14,5 +14,6 @@ describe('hasRequestBody (RFC 9112 §6.3)', () => {
   it('is false without either, or with Content-Length: 0', () => {
     expect(hasRequestBody(withHeaders({}))).toBe(false);
     expect(hasRequestBody(withHeaders({ 'content-length': '0' }))).toBe(false);
+    expect(hasRequestBody(withHeaders({ 'content-length': '00' }))).toBe(false);
   });
 });
