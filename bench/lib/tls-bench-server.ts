@@ -6,7 +6,8 @@
 // `node`: node:tls (OpenSSL) holding the site keys itself, the baseline.
 // `keyless`: the edge's own TLS 1.3 stack (edge/tls) with the key server's file store signing in
 //   process; for the record layer (bulk), where where the signature comes from does not matter.
-// Both serve the same HTTP handler: GET /bytes?n=N streams N bytes, anything else answers "ok".
+// Both serve the same HTTP handler: GET /bytes?n=N streams N bytes, GET /1k answers 1 KiB with the
+// headers of a cache hit (the requests benchmark), anything else answers "ok".
 // Ready when it prints {"msg":"ready","port":N}.
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -16,8 +17,15 @@ import { parseArgs } from 'node:util';
 import { generateDevPki } from '../../certs/index.js';
 
 const CHUNK = Buffer.alloc(256 * 1024, 0x78);
+const ONE_KIB = Buffer.alloc(1024, 0x61);
 
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.url === '/1k') {
+    // What the edge sends for a 1 KiB cache hit, less the edge's own work.
+    res.writeHead(200, ['content-type', 'application/octet-stream', 'cache-control', 'public, max-age=3600', 'age', '3', 'date', new Date().toUTCString(), 'cache-status', 'keyless; hit; ttl=3597', 'content-length', '1024', 'x-request-id', '0123456789abcdef-1']);
+    res.end(ONE_KIB);
+    return;
+  }
   const url = new URL(req.url ?? '/', 'https://bench');
   if (url.pathname !== '/bytes') {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
