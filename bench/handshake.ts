@@ -19,6 +19,7 @@ import { devEdgeConfigYaml } from '../edge/dev-config.js';
 import { startBenchServer } from './lib/bench-server-process.js';
 import { processCpuSeconds } from './lib/cpu-time.js';
 import { startKeyServerUnderTest } from './lib/keyserver-under-test.js';
+import { median } from './lib/latency.js';
 import { renderTable } from './lib/table.js';
 import { handshakeLoad } from './lib/tls-load.js';
 
@@ -159,10 +160,4 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write('ratio = keyless / node:tls with the same key and concurrency; +p50 = added median latency of the remote signature.\n');
   if (passes > 1) process.stdout.write(`${passes} passes per cell, alternating: medians of the passes; "ratio range" is the lowest and highest per-pass ratio.\n`);
   return 0;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { generateDevPki } from '../certs/index.js';
 import { startBenchServer } from './lib/bench-server-process.js';
 import { processCpuSeconds } from './lib/cpu-time.js';
+import { median } from './lib/latency.js';
 import { renderTable } from './lib/table.js';
 import { runWrk } from './lib/wrk.js';
 
@@ -23,12 +24,6 @@ interface Row {
   /** Server-process CPU per request, µs. */
   readonly cpuMicrosPerRequest: number;
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -1,4 +1,4 @@
-// Latency samples of one benchmark cell, and the percentiles a report shows.
+// Latency samples of one benchmark cell, and the percentiles and medians a report shows.
 
 /** Grows as needed; a cell of a few seconds at tens of thousands per second fits easily. */
 export class LatencySamples {
@@ -25,4 +25,12 @@ export class LatencySamples {
     const rank = Math.min(this.length, Math.max(1, Math.ceil((p / 100) * this.length)));
     return sorted[rank - 1]!;
   }
+}
+
+/** The median of a few figures (passes of one cell); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -56,6 +56,13 @@ describe('recorded hits through the cache', () => {
     await origin.stop();
   });
 
+  /** Fills the entry, waits for it to be stored, and takes the first hit (the library's, which makes the record). */
+  const fillAndRecord = async (url: string, options?: Parameters<CacheHarness['fetchText']>[1]): Promise<void> => {
+    await h.fetchText(url, options);
+    await h.cache.settled();
+    await h.fetchText(url, options);
+  };
+
   it('serves exactly what the library served: the same fields, values and order, with Age and ttl moving with the clock', async () => {
     origin.route('/p', fixed(200, { 'cache-control': 'public, max-age=300', 'content-type': 'text/plain', etag: '"v1"', 'cache-status': 'upstream; hit', 'x-origin': 'o' }, 'body'));
     await h.fetchText('/p');
@@ -77,9 +84,7 @@ describe('recorded hits through the cache', () => {
 
   it('answers HEAD from the record without a body', async () => {
     origin.route('/h', fixed(200, { 'cache-control': 'max-age=60' }, 'hello'));
-    await h.fetchText('/h');
-    await h.cache.settled();
-    await h.fetchText('/h');
+    await fillAndRecord('/h');
     const head = await h.get('/h', { method: 'HEAD' });
     expect(head.body).toBeNull();
     expect(head.headers['content-length']).toBe('5');
@@ -89,9 +94,7 @@ describe('recorded hits through the cache', () => {
   it('stops at staleness: the next request goes to the origin, never served stale from the record', async () => {
     let n = 0;
     origin.route('/s', (_req, res) => void res.writeHead(200, { 'cache-control': 'max-age=10' }).end(`v${++n}`));
-    await h.fetchText('/s');
-    await h.cache.settled();
-    await h.fetchText('/s');
+    await fillAndRecord('/s');
     h.clock.advance(9);
     expect((await h.fetchText('/s')).text).toBe('v1');
     h.clock.advance(1);
@@ -103,9 +106,7 @@ describe('recorded hits through the cache', () => {
 
   it('leaves requests with directives or validators to the library', async () => {
     origin.route('/d', fixed(200, { 'cache-control': 'max-age=60', etag: '"e"' }, 'd'));
-    await h.fetchText('/d');
-    await h.cache.settled();
-    await h.fetchText('/d');
+    await fillAndRecord('/d');
     const revalidated = await h.fetchText('/d', { headers: { 'cache-control': 'no-cache' } });
     expect(revalidated.status).toContain('fwd=request');
     expect(origin.count('/d')).toBe(2);
@@ -120,9 +121,7 @@ describe('recorded hits through the cache', () => {
     origin.route('/v', (req, res) => void res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language' }).end(`lang=${req.headers['accept-language']}`));
     const en = { headers: { 'accept-language': 'en' } };
     const fr = { headers: { 'accept-language': 'fr' } };
-    await h.fetchText('/v', en);
-    await h.cache.settled();
-    await h.fetchText('/v', en);
+    await fillAndRecord('/v', en);
     expect((await h.fetchText('/v', en)).text).toBe('lang=en');
     const french = await h.fetchText('/v', fr);
     expect(french.text).toBe('lang=fr');
@@ -136,9 +135,7 @@ describe('recorded hits through the cache', () => {
   it('forgets the record with the entry: a purge or a new fill is never answered from an old record', async () => {
     let n = 0;
     origin.route('/g', (_req, res) => void res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`g${++n}`));
-    await h.fetchText('/g');
-    await h.cache.settled();
-    await h.fetchText('/g');
+    await fillAndRecord('/g');
     expect(await h.cache.purgeUrl('site.test', '/g')).toBe(1);
     expect((await h.fetchText('/g')).text).toBe('g2');
     await h.cache.settled();
@@ -149,9 +146,7 @@ describe('recorded hits through the cache', () => {
   it('adds the heuristic Warning past a day, as the library does', async () => {
     const lastModified = new Date(Date.now() - 100 * 86_400_000).toUTCString();
     origin.route('/w', fixed(200, { 'last-modified': lastModified }, 'w'));
-    await h.fetchText('/w');
-    await h.cache.settled();
-    await h.fetchText('/w');
+    await fillAndRecord('/w');
     expect((await h.fetchText('/w')).response.headers.warning).toBeUndefined();
     h.clock.advance(86_400 + 60);
     const old = await h.fetchText('/w');
