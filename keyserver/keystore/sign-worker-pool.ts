@@ -67,7 +67,11 @@ export interface SignWorkerPoolOptions {
   readonly stuckAfterMs?: number;
   /**
    * Nice value of the signing threads, above the event loop's (Linux; see sign-worker.mjs).
-   * Default 10; 0 keeps them at the process's priority.
+   * Default 0: the process's priority. Nice 10 was the default until 2026-12-03, when
+   * bench:keyserver, alternating nice 10, 4 and 0 twice on the 2-core CI machine, measured nice 0
+   * best or equal in every cell: RSA-2048 SignStream at 64 callers 4,284–4,339 vs 3,121–3,293/s
+   * with p99 32–39 vs 57–58 ms, ECDSA P-256 4–6% more. Below the event loop's priority, a thread
+   * preempted in the middle of a signature holds its batch back.
    */
   readonly niceness?: number;
   /** The thread's script; tests substitute one that misbehaves. */
@@ -252,7 +256,7 @@ export class SignWorkerPool {
   }
 
   private spawn(index: number): SigningThread {
-    const thread = new SigningThread(this.url, this.cancelFlagsBuffer, this.options.niceness ?? 10);
+    const thread = new SigningThread(this.url, this.cancelFlagsBuffer, this.options.niceness ?? 0);
     this.signers.forEach((params, id) => thread.worker.postMessage({ type: 'signer', id, hash: params.hash, key: params.key }));
     let failure = '';
     thread.worker.on('message', (message: DoneMessage | ReadyMessage) => {

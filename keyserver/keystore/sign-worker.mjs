@@ -21,11 +21,11 @@ const cancelFlags = new Int32Array(workerData.cancelFlags);
 /** Signer id -> the arguments of crypto.sign: hash name (null for Ed25519) and key with its options. */
 const signers = new Map();
 
-// Signing is the bulk work; the event loop (gRPC, the audit log's writes) and libuv's threads
-// are the latency-critical path. Below their priority, a signing thread uses whatever CPU they
-// leave, but no longer delays them every time they wake up, which on a machine with as many
-// signing threads as cores made every audit write and every response wait for a time slice.
-// Linux only: setpriority(2) takes a thread id there, found through /proc/thread-self.
+// An optional nice value (SignWorkerPoolOptions.niceness, default 0): below the event loop's
+// priority a signing thread would stop delaying gRPC and the audit log's I/O when they wake, but
+// it is preempted in the middle of its batch instead, and bench:keyserver measured nice 0 faster
+// in every cell (sign-worker-pool.ts has the figures). Linux only: setpriority(2) takes a thread
+// id there, found through /proc/thread-self.
 if (workerData.niceness > 0) {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());

@@ -123,7 +123,7 @@ describe('SignWorkerPool', () => {
     expect(workers.stats()).toMatchObject({ alive: 1, restarts: 1 });
   });
 
-  it.runIf(process.platform === 'linux')('runs its threads below the event loop\'s priority (nice 10 by default)', async () => {
+  it.runIf(process.platform === 'linux')('runs its threads at the process\'s priority by default, and below it with a niceness', async () => {
     const niceOfThreads = async (): Promise<number[]> => {
       const tasks = await readdir('/proc/self/task');
       const nices: number[] = [];
@@ -135,12 +135,18 @@ describe('SignWorkerPool', () => {
       }
       return nices;
     };
-    const before = (await niceOfThreads()).filter((n) => n === 10).length;
-    const workers = pool({ threads: 2 });
-    const id = workers.register({ hash: 'sha256', key: { key: p256.privateKey, dsaEncoding: 'der' } });
-    // A signature from each thread: both have started and set their priority.
-    await Promise.all(Array.from({ length: 64 }, () => workers.sign(id, Buffer.from('x'), performance.now() + 60_000)));
-    expect((await niceOfThreads()).filter((n) => n === 10).length - before).toBe(2);
+    const started = async (options: { threads: number; niceness?: number }): Promise<void> => {
+      const workers = pool(options);
+      const id = workers.register({ hash: 'sha256', key: { key: p256.privateKey, dsaEncoding: 'der' } });
+      // A signature from each thread: all have started and set their priority.
+      await Promise.all(Array.from({ length: 64 }, () => workers.sign(id, Buffer.from('x'), performance.now() + 60_000)));
+    };
+    const niced = async (): Promise<number> => (await niceOfThreads()).filter((n) => n === 10).length;
+    const before = await niced();
+    await started({ threads: 2 });
+    expect(await niced()).toBe(before);
+    await started({ threads: 2, niceness: 10 });
+    expect((await niced()) - before).toBe(2);
     expect(os.getPriority()).toBe(0);
   });
 
