@@ -66,12 +66,10 @@ export interface SignWorkerPoolOptions {
    */
   readonly stuckAfterMs?: number;
   /**
-   * Nice value of the signing threads, above the event loop's (Linux; see sign-worker.mjs).
-   * Default 0: the process's priority. Nice 10 was the default until 2026-12-03, when
-   * bench:keyserver, alternating nice 10, 4 and 0 twice on the 2-core CI machine, measured nice 0
-   * best or equal in every cell: RSA-2048 SignStream at 64 callers 4,284–4,339 vs 3,121–3,293/s
-   * with p99 32–39 vs 57–58 ms, ECDSA P-256 4–6% more. Below the event loop's priority, a thread
-   * preempted in the middle of a signature holds its batch back.
+   * Nice value of the signing threads (Linux; see sign-worker.mjs). Default 0, the process's
+   * priority: at nice 10 (the default until 2026-12-03) bench:keyserver measured every cell equal
+   * or slower, RSA SignStream at 64 callers about a quarter slower (README, "Key server"), as a thread
+   * preempted in the middle of a batch holds the whole batch back.
    */
   readonly niceness?: number;
   /** The thread's script; tests substitute one that misbehaves. */
