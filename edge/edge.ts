@@ -12,7 +12,7 @@ import { createAdminServer, purgeCache, type AdminTarget, type PurgeRequest, typ
 import { readAdminToken } from './admin/admin-token.js';
 import { loadEdgeConfig, type EdgeConfig } from './config.js';
 import { buildCache, buildOriginClient, buildWaf, pipelineMetrics, stagesOf, type BuiltStages } from './http-stages.js';
-import { MemoryRateLimitStore } from './http/waf/index.js';
+import { MemoryRateLimitStore, type RateLimitStore } from './http/waf/index.js';
 import type { HttpCache } from './http/cache/index.js';
 import { createEdgeHttp, type EdgeHttp } from './http/edge-http.js';
 import type { OriginClient } from './http/origin/index.js';
@@ -36,6 +36,8 @@ export interface EdgeOptions {
   readonly readyMessage?: string;
   /** Keys an unsafe request invalidated in this edge's cache, for the other workers (invalidateCacheKeys). */
   readonly onCacheInvalidated?: (keys: readonly string[]) => void;
+  /** The WAF's rate-limit counters; default: in this process's memory (a cluster worker shares the primary's). */
+  readonly rateLimitStore?: RateLimitStore;
 }
 
 export type EdgeReadiness = Readiness;
@@ -77,7 +79,7 @@ export class Edge implements AdminTarget {
   private stageRegistry = new Registry();
   private admin: FastifyInstance | undefined;
   /** Rate-limit counters live across WAF reloads. */
-  private rateLimitStore = new MemoryRateLimitStore();
+  private rateLimitStore: RateLimitStore = new MemoryRateLimitStore();
 
   private constructor(
     readonly registry: Registry,
@@ -116,7 +118,7 @@ export class Edge implements AdminTarget {
       if (origin) opened.push(origin);
       const cache = origin ? await buildCache(config, registry, log, options.onCacheInvalidated) : undefined;
       if (cache) opened.push(cache);
-      const rateLimitStore = new MemoryRateLimitStore();
+      const rateLimitStore = options.rateLimitStore ?? new MemoryRateLimitStore();
       const waf = origin ? await buildWaf(config, stageRegistry, log, rateLimitStore) : undefined;
       const stages = origin ? stagesOf(origin, cache, waf?.filter) : undefined;
       const accessLog = config.log.access ? log.child({ component: 'access' }) : log.child({ component: 'access' }, { level: 'warn' });

@@ -10,7 +10,9 @@ import { parseHostPort } from '../../common/config-file.js';
 import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from '../admin/admin-server.js';
 import type { EdgeConfig } from '../config.js';
 import { readAdminToken } from '../admin/admin-token.js';
+import { MemoryRateLimitStore } from '../http/waf/index.js';
 import { askWorker, type InvalidationMessage } from './ipc.js';
+import { serveSharedRateLimits } from './shared-rate-limits.js';
 
 export interface EdgeClusterOptions {
   readonly config: EdgeConfig;
@@ -27,6 +29,8 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 
 export class EdgeCluster implements AdminTarget {
   private readonly workers = new Map<number, Worker>();
+  /** The rate-limit counters of every worker (shared-rate-limits.ts); they outlive a worker's restart. */
+  private readonly rateLimits = new MemoryRateLimitStore();
   private stopping = false;
   private restarts: number[] = [];
   private admin: Awaited<ReturnType<typeof createAdminServer>> | undefined;
@@ -72,6 +76,7 @@ export class EdgeCluster implements AdminTarget {
       if (message?.keyless !== 'invalidated' || !Array.isArray(message.keys)) return;
       for (const [other, w] of this.workers) if (other !== index && !w.isDead()) w.send({ keyless: 'invalidate', keys: message.keys } satisfies InvalidationMessage);
     });
+    serveSharedRateLimits(worker, this.rateLimits);
     return new Promise((resolve, reject) => {
       const onMessage = (message: ReadyMessage): void => {
         if (message?.keyless !== 'ready') return;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config.js';
 import { Edge } from '../edge.js';
 import { serveWorkerRequests, type InvalidationMessage } from './ipc.js';
+import { SharedRateLimitStore } from './shared-rate-limits.js';
 
 export async function runEdgeWorker(config: EdgeConfig, configFile: string, index: number, log: Logger): Promise<void> {
   // A hangup reaches the whole process group (a closed terminal, `kill -HUP -<pgid>`), and its
@@ -22,6 +23,8 @@ export async function runEdgeWorker(config: EdgeConfig, configFile: string, inde
     readyMessage: 'edge worker ready',
     // RFC 9111 §4.4 across workers: what an unsafe request invalidated here, the primary passes on.
     onCacheInvalidated: (keys) => process.send?.({ keyless: 'invalidated', keys } satisfies InvalidationMessage),
+    // One set of rate-limit counters for the whole edge, held by the primary.
+    rateLimitStore: new SharedRateLimitStore(log.child({ worker: index }), process.send?.bind(process), process),
   });
   process.on('message', (message: InvalidationMessage) => {
     if (message?.keyless === 'invalidate') void edge.invalidateCacheKeys(message.keys);

@@ -41,7 +41,7 @@ export type { WafConfig, WafConfigInput } from './config.js';
 export { WafError, WafErrorCode, WafExpressionError } from './errors.js';
 export type { Clock } from './clock.js';
 export { MemoryRateLimitStore } from './rate-limit.js';
-export type { RateLimitStore, WindowCounts } from './rate-limit.js';
+export type { RateLimitDecision, RateLimitStore, WindowCounts } from './rate-limit.js';
 export { MemoryCollectionStore } from './seclang/collections.js';
 export type { CollectionStore } from './seclang/collections.js';
 export type { Diagnostic } from './seclang/loader.js';

@@ -3,8 +3,9 @@
 // count of the current one). It needs two numbers per key instead of a log of timestamps, and
 // it cannot be gamed at window boundaries the way a fixed window can.
 //
-// The counter store is an interface (one implementation per backend: memory here; a shared store
-// such as Redis lets replicas count together). Requests that are refused are not counted, so
+// The counter store is an interface (one implementation per backend: memory here; the workers of
+// one edge share the primary's through edge/cluster/shared-rate-limits.ts; a shared store such as
+// Redis would let replicas count together). Requests that are refused are not counted, so
 // that a client that waits for Retry-After does get through.
 import type { Clock } from './clock.js';
 
@@ -16,10 +17,12 @@ export interface WindowCounts {
 }
 
 export interface RateLimitStore {
-  /** The counts for `key` at `now`, without counting anything. */
-  peek(key: string, windowMs: number, now: number): Promise<WindowCounts> | WindowCounts;
-  /** Counts one request for `key` in the window containing `now`. */
-  add(key: string, windowMs: number, now: number): Promise<void> | void;
+  /**
+   * Decides for one request to `key` at `now` (limit requests per windowMs) and counts it when it
+   * is allowed, as one step: callers sharing a store (the workers of one edge) cannot both take
+   * the last place of a window.
+   */
+  hit(key: string, limit: number, windowMs: number, now: number): Promise<RateLimitDecision> | RateLimitDecision;
 }
 
 interface Entry {
@@ -57,6 +60,17 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (this.entries.size > this.maxKeys) this.entries.delete(this.entries.keys().next().value as string);
   }
 
+  hit(key: string, limit: number, windowMs: number, now: number): RateLimitDecision {
+    const { windowStart, current, previous } = this.peek(key, windowMs, now);
+    const elapsed = now - windowStart;
+    const count = previous * (1 - elapsed / windowMs) + current;
+    if (count + 1 <= limit) {
+      this.add(key, windowMs, now);
+      return { limited: false, count, retryAfterSeconds: 0 };
+    }
+    return { limited: true, count, retryAfterSeconds: retryAfter(limit, current, previous, elapsed, windowMs) };
+  }
+
   get size(): number {
     return this.entries.size;
   }
@@ -78,17 +92,7 @@ export class SlidingWindowLimiter {
 
   /** Decides for one request, and counts it when it is allowed. */
   async hit(key: string, limit: number, windowSeconds: number): Promise<RateLimitDecision> {
-    const windowMs = windowSeconds * 1000;
-    const now = this.clock.now();
-    const { windowStart, current, previous } = await this.store.peek(key, windowMs, now);
-    const elapsed = now - windowStart;
-    const weight = 1 - elapsed / windowMs;
-    const count = previous * weight + current;
-    if (count + 1 <= limit) {
-      await this.store.add(key, windowMs, now);
-      return { limited: false, count, retryAfterSeconds: 0 };
-    }
-    return { limited: true, count, retryAfterSeconds: retryAfter(limit, current, previous, elapsed, windowMs) };
+    return this.store.hit(key, limit, windowSeconds * 1000, this.clock.now());
   }
 }
 
