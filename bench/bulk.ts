@@ -45,7 +45,8 @@ export async function run(args: string[]): Promise<number> {
           const seconds = (performance.now() - started) / 1000;
           const cpu = ((await processCpuSeconds(server.pid)) ?? NaN) - cpu0;
           best = Math.max(best, rate);
-          bestPerCpu = Math.max(bestPerCpu, (rate * seconds) / cpu);
+          // /proc counts CPU in clock ticks (10 ms): a --quick download on a fast machine can read 0.
+          if (cpu > 0) bestPerCpu = Math.max(bestPerCpu, (rate * seconds) / cpu);
         }
         rows.push({ server: stack === 'node' ? 'node:tls' : 'keyless', mibPerSecond: best, mibPerServerCpuSecond: bestPerCpu });
       } finally {
@@ -63,7 +64,13 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(
     renderTable(
       [{ title: 'server' }, { title: `MiB/s (${mib} MiB)`, align: 'right' }, { title: 'MiB/server-CPU-s', align: 'right' }, { title: 'ratio MiB/s', align: 'right' }, { title: 'ratio per CPU-s', align: 'right' }],
-      rows.map((r) => [r.server, r.mibPerSecond.toFixed(0), r.mibPerServerCpuSecond.toFixed(0), (r.mibPerSecond / base.mibPerSecond).toFixed(2), (r.mibPerServerCpuSecond / base.mibPerServerCpuSecond).toFixed(2)]),
+      rows.map((r) => [
+        r.server,
+        r.mibPerSecond.toFixed(0),
+        r.mibPerServerCpuSecond > 0 ? r.mibPerServerCpuSecond.toFixed(0) : 'n/a',
+        (r.mibPerSecond / base.mibPerSecond).toFixed(2),
+        r.mibPerServerCpuSecond > 0 && base.mibPerServerCpuSecond > 0 ? (r.mibPerServerCpuSecond / base.mibPerServerCpuSecond).toFixed(2) : 'n/a',
+      ]),
     ) + '\n',
   );
   return 0;

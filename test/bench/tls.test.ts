@@ -23,7 +23,8 @@ describe('keyless bench bulk --quick', () => {
   it('downloads through both stacks and prints the ratio', async () => {
     const { code, stdout, stderr } = await runBench(['bulk', '--quick']);
     expect(code, stderr).toBe(0);
-    expect(stdout).toMatch(/^node:tls +\d+ +\d+ +1\.00 +1\.00$/m);
-    expect(stdout).toMatch(/^keyless +\d+ +\d+ +[\d.]+ +[\d.]+$/m);
+    // The CPU columns read n/a when a quick download takes less CPU than /proc can count (10 ms).
+    expect(stdout).toMatch(/^node:tls +\d+ +(?:\d+|n\/a) +1\.00 +(?:1\.00|n\/a)$/m);
+    expect(stdout).toMatch(/^keyless +\d+ +(?:\d+|n\/a) +[\d.]+ +(?:[\d.]+|n\/a)$/m);
   });
 });
