@@ -46,7 +46,7 @@ export function serveSharedRateLimits(worker: Worker, store: RateLimitStore): vo
 
 /** In a worker: the WAF's counter store, asking the primary. */
 export class SharedRateLimitStore implements RateLimitStore {
-  private readonly waiting = new Map<number, { resolve: (d: RateLimitDecision) => void; timer: NodeJS.Timeout; question: Question }>();
+  private readonly waiting = new Map<number, { resolve: (d: RateLimitDecision) => void; timer: NodeJS.Timeout }>();
   private readonly local = new MemoryRateLimitStore();
   private nextId = 1;
   private warned = false;
@@ -77,7 +77,7 @@ export class SharedRateLimitStore implements RateLimitStore {
         resolve(this.alone(key, limit, windowMs, now, `the primary did not answer within ${ANSWER_TIMEOUT_MS} ms`));
       }, ANSWER_TIMEOUT_MS);
       timer.unref();
-      this.waiting.set(question.id, { resolve, timer, question });
+      this.waiting.set(question.id, { resolve, timer });
       try {
         this.send!(question);
       } catch (err) {
