@@ -142,6 +142,7 @@ async function tlsFacts(raw: http.IncomingMessage, reply: { header(name: string,
       signatureScheme: p?.signatureScheme,
       certificate: p?.certificate,
       helloRetried: p?.helloRetried,
+      resumed: p?.resumed,
       handshakeId: socket.handshakeId,
     },
   });

@@ -257,6 +257,11 @@ export class ResumptionMasterSecret extends Secret {
   ticketPsk(ticketNonce: Buffer): Buffer {
     return hkdfExpandLabel(this.suite.hash, this.secret(), 'resumption', ticketNonce, this.suite.hashLen);
   }
+
+  /** Call once every ticket has been issued. */
+  discard(): void {
+    this.wipe();
+  }
 }
 
 /** RFC 8446 §7.3 traffic key and IV from a traffic secret. */

@@ -100,7 +100,7 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
     this.open.add(connection);
     connection.once('close', () => this.open.delete(connection));
     connection.once('secure', () => {
-      this.metrics.handshakes.inc({ outcome: 'ok' });
+      this.metrics.handshakes.inc({ outcome: connection.negotiatedParameters?.resumed ? 'resumed' : 'ok' });
       this.metrics.duration.observe((connection.handshakeDurationMs ?? 0) / 1000);
       this.emit('secureConnection', connection);
     });
@@ -136,7 +136,7 @@ function createTlsMetrics(registry: Registry, server: TlsServer) {
   return {
     handshakes: new Counter({
       name: 'keyless_edge_tls_handshakes_total',
-      help: 'TLS handshakes by outcome: ok, or the stable error code (TLS_ERR_*).',
+      help: 'TLS handshakes by outcome: ok (full handshake), resumed (session ticket, no remote signature), or the stable error code (TLS_ERR_*).',
       labelNames: ['outcome'],
       registers: [registry],
     }),

@@ -95,6 +95,7 @@ export async function startTlsServerFixture(options: TlsServerFixtureOptions): P
         scheme: p?.signatureScheme,
         certificate: p?.certificate,
         helloRetried: p?.helloRetried,
+        resumed: p?.resumed,
         handshakeId: socket.handshakeId,
       });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

@@ -11,7 +11,7 @@ import { decodeCertificate } from '../../edge/tls/codecs/certificate.js';
 import { decodeCertificateVerify } from '../../edge/tls/codecs/certificate-verify.js';
 import { encodeClientHello, typicalClientExtensions, type ClientHelloParams } from '../../edge/tls/codecs/client-hello.js';
 import { decodeEncryptedExtensions, type EncryptedExtensions } from '../../edge/tls/codecs/encrypted-extensions.js';
-import type { ClientExtensionInit } from '../../edge/tls/codecs/extensions.js';
+import { bindersEncodedLength, type ClientExtensionInit } from '../../edge/tls/codecs/extensions.js';
 import { decodeFinished, encodeFinished } from '../../edge/tls/codecs/finished.js';
 import { encodeHandshake, HandshakeDeframer, type HandshakeMessage } from '../../edge/tls/codecs/handshake-framing.js';
 import { decodeServerHello, type HelloRetryRequest, type ServerHello } from '../../edge/tls/codecs/server-hello.js';
@@ -19,7 +19,9 @@ import { cipherSuiteParams, type CipherSuiteParams } from '../../edge/tls/crypto
 import { generateKeyShare, type EphemeralKeyShare, type SupportedGroup } from '../../edge/tls/crypto/key-exchange.js';
 import { Transcript } from '../../edge/tls/crypto/transcript.js';
 import { ContentType, HandshakeType, NamedGroup } from '../../edge/tls/enums.js';
-import { EarlySecret, type ApplicationTrafficSecret, type HandshakeTrafficSecret } from '../../edge/tls/key-schedule.js';
+import { EarlySecret, type ApplicationTrafficSecret, type HandshakeTrafficSecret, type ResumptionMasterSecret } from '../../edge/tls/key-schedule.js';
+import { decodeNewSessionTicket } from '../../edge/tls/codecs/new-session-ticket.js';
+import { createHash } from 'node:crypto';
 import { RecordDecrypter } from '../../edge/tls/record/decrypter.js';
 import { RecordDeframer } from '../../edge/tls/record/deframer.js';
 import { RecordEncrypter } from '../../edge/tls/record/encrypter.js';
@@ -40,9 +42,21 @@ export interface HandshakeResult {
   readonly serverHello: ServerHello;
   readonly helloRetryRequest: HelloRetryRequest | undefined;
   readonly encryptedExtensions: EncryptedExtensions;
-  readonly certificate: X509Certificate;
-  readonly signatureScheme: number;
+  /** Undefined on a resumed handshake (no Certificate). */
+  readonly certificate: X509Certificate | undefined;
+  readonly signatureScheme: number | undefined;
   readonly suite: CipherSuiteParams;
+  /** The server selected the offered PSK. */
+  readonly resumed: boolean;
+}
+
+/** A session ticket as the client keeps it: what to offer, and the PSK behind it (RFC 8446 §4.6.1). */
+export interface ClientTicket {
+  readonly ticket: Buffer;
+  readonly psk: Buffer;
+  readonly suite: CipherSuiteParams;
+  readonly ageAdd: number;
+  readonly lifetime: number;
 }
 
 export class TestTlsClient {
@@ -60,6 +74,9 @@ export class TestTlsClient {
   readonly seenRecords: { type: number; length: number }[] = [];
   clientApplication: ApplicationTrafficSecret | undefined;
   serverApplication: ApplicationTrafficSecret | undefined;
+  /** After a completed handshake: what a NewSessionTicket's PSK is derived from. */
+  private resumptionSecret: ResumptionMasterSecret | undefined;
+  private handshakeSuite: CipherSuiteParams | undefined;
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -209,6 +226,7 @@ export class TestTlsClient {
   async handshakeWith(options: HandshakeOptions = {}): Promise<HandshakeResult> {
     const shareGroups = options.shareGroups ?? [NamedGroup.x25519];
     const shares = new Map<number, EphemeralKeyShare>(shareGroups.map((g) => [g, generateKeyShare(g)]));
+    const resume = options.resume;
     const hello = (keyShares: Map<number, EphemeralKeyShare>): ClientHelloParams => ({
       random: this.random,
       legacySessionId: options.legacySessionId ?? Buffer.alloc(0),
@@ -220,11 +238,30 @@ export class TestTlsClient {
           groups: options.groups,
           signatureSchemes: options.signatureSchemes,
           keyShares: [...keyShares.entries()].map(([group, share]) => ({ group, keyExchange: share.publicKey })),
-        }).filter((e) => !(options.omit ?? []).includes(e.name)),
+        })
+          .filter((e) => !(options.omit ?? []).includes(e.name))
+          .map((e) => (e.name === 'psk_key_exchange_modes' && resume?.pskModes ? { ...e, modes: resume.pskModes } : e)),
         ...(options.extra ?? []),
+        // §4.2.11: last; the binder is filled in by sendHello over the truncated hello.
+        ...(resume
+          ? [{ name: 'pre_shared_key', identities: [{ identity: resume.ticket.ticket, obfuscatedTicketAge: resume.ticket.ageAdd }], binders: [Buffer.alloc(resume.ticket.suite.hashLen)] } as const]
+          : []),
       ],
     });
-    this.sendClientHello(hello(shares));
+    // §4.2.11.2: binder = Finished-style HMAC over Transcript-Hash(what came before, Truncate(ClientHello)).
+    const sendHello = (params: ClientHelloParams): void => {
+      if (!resume) return this.sendClientHello(params);
+      const message = encodeHandshake(HandshakeType.client_hello, encodeClientHello(params));
+      const hashLen = resume.ticket.suite.hashLen;
+      const truncated = message.subarray(0, message.length - bindersEncodedLength([Buffer.alloc(hashLen)]));
+      const hash = this.transcript.algorithm ? this.transcript.hashWith(truncated) : createHash(resume.ticket.suite.hash).update(truncated).digest();
+      const binder = EarlySecret.fromPsk(resume.ticket.suite, resume.ticket.psk).pskBinder('resumption', hash);
+      if (resume.corruptBinder) binder[0]! ^= 0x01;
+      binder.copy(message, message.length - hashLen);
+      this.transcript.add(message);
+      for (const record of encodePlaintextRecords(ContentType.handshake, message)) this.socket.write(record);
+    };
+    sendHello(hello(shares));
     let message = await this.nextHandshake();
     let retry: HelloRetryRequest | undefined;
     let decoded = decodeServerHello(message.body);
@@ -239,7 +276,7 @@ export class TestTlsClient {
       const group = selected.selectedGroup as SupportedGroup;
       shares.clear();
       shares.set(group, generateKeyShare(group));
-      this.sendClientHello(hello(shares));
+      sendHello(hello(shares));
       message = await this.nextHandshake();
       decoded = decodeServerHello(message.body);
       if (decoded.kind !== 'server_hello') throw new Error('a second HelloRetryRequest');
@@ -251,7 +288,9 @@ export class TestTlsClient {
     const keyShare = serverHello.extensions.find((e) => e.name === 'key_share');
     if (!keyShare || keyShare.name !== 'key_share') throw new Error('ServerHello without key_share');
     const ours = shares.get(keyShare.group)!;
-    const handshakeSecret = EarlySecret.withoutPsk(suite).intoHandshakeSecret(ours.deriveSharedSecret(keyShare.keyExchange));
+    const resumed = serverHello.extensions.some((e) => e.name === 'pre_shared_key');
+    const early = resumed && resume ? EarlySecret.fromPsk(suite, resume.ticket.psk) : EarlySecret.withoutPsk(suite);
+    const handshakeSecret = early.intoHandshakeSecret(ours.deriveSharedSecret(keyShare.keyExchange));
     const helloHash = this.transcript.currentHash();
     const serverHandshake: HandshakeTrafficSecret = handshakeSecret.serverHandshakeTrafficSecret(helloHash);
     const clientHandshake: HandshakeTrafficSecret = handshakeSecret.clientHandshakeTrafficSecret(helloHash);
@@ -260,17 +299,23 @@ export class TestTlsClient {
     const ee = await this.nextHandshake();
     if (ee.type !== HandshakeType.encrypted_extensions) throw new Error(`expected EncryptedExtensions, got ${ee.type}`);
     this.transcript.add(ee.raw);
-    const certificateMessage = await this.nextHandshake();
-    if (certificateMessage.type !== HandshakeType.certificate) throw new Error(`expected Certificate, got ${certificateMessage.type}`);
-    this.transcript.add(certificateMessage.raw);
-    const leaf = new NodeX509(decodeCertificate(certificateMessage.body).certificateList[0]!.certData);
-    const verify = await this.nextHandshake();
-    if (verify.type !== HandshakeType.certificate_verify) throw new Error(`expected CertificateVerify, got ${verify.type}`);
-    const cv = decodeCertificateVerify(verify.body);
-    if (!verifyTlsSignature(leaf.publicKey, cv.algorithm, tls13ServerCertificateVerifyInput(this.transcript.currentHash()), cv.signature)) {
-      throw new Error('CertificateVerify does not verify');
+    let leaf: X509Certificate | undefined;
+    let signatureScheme: number | undefined;
+    // §2.2: a resumed handshake has no Certificate or CertificateVerify.
+    if (!resumed) {
+      const certificateMessage = await this.nextHandshake();
+      if (certificateMessage.type !== HandshakeType.certificate) throw new Error(`expected Certificate, got ${certificateMessage.type}`);
+      this.transcript.add(certificateMessage.raw);
+      leaf = new NodeX509(decodeCertificate(certificateMessage.body).certificateList[0]!.certData);
+      const verify = await this.nextHandshake();
+      if (verify.type !== HandshakeType.certificate_verify) throw new Error(`expected CertificateVerify, got ${verify.type}`);
+      const cv = decodeCertificateVerify(verify.body);
+      if (!verifyTlsSignature(leaf.publicKey, cv.algorithm, tls13ServerCertificateVerifyInput(this.transcript.currentHash()), cv.signature)) {
+        throw new Error('CertificateVerify does not verify');
+      }
+      signatureScheme = cv.algorithm;
+      this.transcript.add(verify.raw);
     }
-    this.transcript.add(verify.raw);
     const finished = await this.nextHandshake();
     if (finished.type !== HandshakeType.finished) throw new Error(`expected Finished, got ${finished.type}`);
     serverHandshake.verifyFinished(this.transcript.currentHash(), decodeFinished(finished.body, suite.hashLen));
@@ -288,15 +333,28 @@ export class TestTlsClient {
       const ours = encodeHandshake(HandshakeType.finished, encodeFinished(clientHandshake.finishedVerifyData(this.transcript.currentHash())));
       this.socket.write(this.encrypter.encrypt(ContentType.handshake, options.corruptFinished ? flipLastByte(ours) : ours));
       this.encrypter.rekey(this.clientApplication);
+      this.transcript.add(ours);
+      this.resumptionSecret = master.resumptionMasterSecret(this.transcript.currentHash());
+      this.handshakeSuite = suite;
     }
     return {
       serverHello,
       helloRetryRequest: retry,
       encryptedExtensions: decodeEncryptedExtensions(ee.body),
       certificate: leaf,
-      signatureScheme: cv.algorithm,
+      signatureScheme,
       suite,
+      resumed,
     };
+  }
+
+  /** Reads the server's NewSessionTicket (after a completed handshake) and derives its PSK (§4.6.1). */
+  async readTicket(): Promise<ClientTicket> {
+    const message = await this.nextHandshake();
+    if (message.type !== HandshakeType.new_session_ticket) throw new Error(`expected NewSessionTicket, got ${message.type}`);
+    const nst = decodeNewSessionTicket(message.body);
+    if (!this.resumptionSecret || !this.handshakeSuite) throw new Error('no completed handshake');
+    return { ticket: nst.ticket, psk: this.resumptionSecret.ticketPsk(nst.ticketNonce), suite: this.handshakeSuite, ageAdd: nst.ticketAgeAdd, lifetime: nst.ticketLifetime };
   }
 
   /** Readies the client's application key after a KeyUpdate it sent. */
@@ -331,6 +389,8 @@ export interface HandshakeOptions {
   /** Send a change_cipher_spec before the client Finished (middlebox compatibility). */
   readonly changeCipherSpec?: boolean;
   readonly corruptFinished?: boolean;
+  /** Offer this ticket (pre_shared_key, the last extension) with a binder computed from its PSK. */
+  readonly resume?: { readonly ticket: ClientTicket; readonly corruptBinder?: boolean; readonly pskModes?: readonly number[] };
 }
 
 function flipLastByte(message: Buffer): Buffer {

@@ -43,6 +43,14 @@ export class Transcript {
   }
 
   /**
+   * Transcript-Hash of the messages so far followed by `partial`, without adding it: RFC 8446
+   * §4.2.11.2 computes PSK binders over a ClientHello truncated before its binders.
+   */
+  hashWith(partial: Buffer): Buffer {
+    return this.#requireHash().copy().update(partial).digest();
+  }
+
+  /**
    * RFC 8446 §4.4.1: when the server answers ClientHello1 with a HelloRetryRequest, ClientHello1
    * is replaced in the transcript by the synthetic message
    * message_hash (0xfe) || 00 00 Hash.length || Hash(ClientHello1).

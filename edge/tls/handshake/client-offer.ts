@@ -2,7 +2,7 @@
 // enforce before it negotiates anything (RFC 8446 §4.1.2, §4.2, §9.2). The state machine
 // negotiates from this; it never looks at raw extensions again.
 import { findExtension, type ClientHello } from '../codecs/client-hello.js';
-import { isIpLiteral, type KeyShareEntry } from '../codecs/extensions.js';
+import { isIpLiteral, type KeyShareEntry, type PskIdentity } from '../codecs/extensions.js';
 import { ProtocolVersion } from '../enums.js';
 import { illegalParameter, missingExtension, protocolVersion } from '../errors.js';
 
@@ -18,8 +18,10 @@ export interface ClientOffer {
   readonly signatureSchemes: readonly number[];
   /** ALPN protocol names as the client listed them; undefined when it sent no ALPN extension. */
   readonly alpn: readonly string[] | undefined;
-  /** The client offered a PSK (resumption); we answer with a full handshake. */
-  readonly offersPsk: boolean;
+  /** The PSKs offered (session tickets), with their binders; undefined when none. */
+  readonly psk: { readonly identities: readonly PskIdentity[]; readonly binders: readonly Buffer[] } | undefined;
+  /** psk_key_exchange_modes (§4.2.9); empty when absent. */
+  readonly pskModes: readonly number[];
   /** The client sent 0-RTT data after its hello (early_data extension); we never accept it. */
   readonly earlyData: boolean;
   /** RFC 8449 record_size_limit, when sent. */
@@ -35,7 +37,7 @@ export interface ClientOffer {
  * - illegal_parameter when legacy_compression_methods is not exactly [0] (§4.1.2), or a key
  *   share is for a group the client did not list in supported_groups (§4.2.8);
  * - missing_extension when signature_algorithms, supported_groups or key_share is absent
- *   (§9.2: mandatory without PSK, and we never select a PSK), or pre_shared_key comes without
+ *   (§9.2: mandatory without PSK, and a PSK is only ever used with (EC)DHE here), or pre_shared_key comes without
  *   psk_key_exchange_modes (§4.2.9).
  */
 export function readClientOffer(hello: ClientHello): ClientOffer {
@@ -61,7 +63,8 @@ export function readClientOffer(hello: ClientHello): ClientOffer {
   }
 
   const psk = findExtension(hello, 'pre_shared_key');
-  if (psk && !findExtension(hello, 'psk_key_exchange_modes')) {
+  const pskModes = findExtension(hello, 'psk_key_exchange_modes');
+  if (psk && !pskModes) {
     throw missingExtension('pre_shared_key without psk_key_exchange_modes (RFC 8446 §4.2.9)');
   }
 
@@ -74,7 +77,8 @@ export function readClientOffer(hello: ClientHello): ClientOffer {
     keyShares: keyShare.shares,
     signatureSchemes: signatureAlgorithms.schemes,
     alpn: alpn?.protocols.map((p) => p.toString('latin1')),
-    offersPsk: psk !== undefined,
+    psk: psk ? { identities: psk.identities, binders: psk.binders } : undefined,
+    pskModes: pskModes?.modes ?? [],
     earlyData: findExtension(hello, 'early_data') !== undefined,
     recordSizeLimit: findExtension(hello, 'record_size_limit')?.limit,
     cookie: findExtension(hello, 'cookie')?.cookie,

@@ -15,6 +15,7 @@ import { illegalParameter } from '../errors.js';
 import { readClientOffer, type ClientOffer } from './client-offer.js';
 import type { HandshakeIo } from './handshake-io.js';
 import { chooseApplicationProtocol, chooseCipherSuite, chooseKeyExchange } from './negotiation.js';
+import { findResumption } from './resumption.js';
 import { sendServerFlight } from './server-flight.js';
 import { HandshakeState } from './state.js';
 
@@ -26,11 +27,15 @@ export class ExpectClientHello extends HandshakeState {
     const offer = readClientOffer(decodeClientHello(message.body));
     const suite = chooseCipherSuite(offer, io.settings.cipherSuites);
     io.transcript.selectHash(suite.hash);
-    io.transcript.add(message.raw);
     const choice = chooseKeyExchange(offer, io.settings.groups);
     if (choice.kind === 'share') {
-      return sendServerFlight(io, { offer, suite, group: choice.group, clientShare: choice.share.keyExchange, helloRetried: false, changeCipherSpecSent: false });
+      // Before the hello joins the transcript: its binders cover the hello truncated before them.
+      const resumption = findResumption(io, offer, suite, message.raw);
+      io.transcript.add(message.raw);
+      return sendServerFlight(io, { offer, suite, group: choice.group, clientShare: choice.share.keyExchange, helloRetried: false, changeCipherSpecSent: false, resumption });
     }
+    // A PSK offered here is looked at in the second hello, whose binders cover this exchange.
+    io.transcript.add(message.raw);
     // Refuse now what a second hello could not fix either (certificate, ALPN), rather than
     // after a round trip: the same checks run again on the second hello.
     io.settings.certificates.resolve(offer.serverName, offer.signatureSchemes);
@@ -89,7 +94,8 @@ export class ExpectRetriedClientHello extends HandshakeState {
     // Unchanged cipher_suites make this the suite of the HelloRetryRequest (§4.1.4 requires it).
     const suite = chooseCipherSuite(offer, io.settings.cipherSuites);
     if (suite.id !== this.suite.id) throw illegalParameter('the cipher suite changed after the HelloRetryRequest');
+    const resumption = findResumption(io, offer, suite, message.raw);
     io.transcript.add(message.raw);
-    return sendServerFlight(io, { offer, suite, group: this.group, clientShare: share.keyExchange, helloRetried: true, changeCipherSpecSent: this.changeCipherSpecSent });
+    return sendServerFlight(io, { offer, suite, group: this.group, clientShare: share.keyExchange, helloRetried: true, changeCipherSpecSent: this.changeCipherSpecSent, resumption });
   }
 }

@@ -1,13 +1,21 @@
 // Waiting for the client's Finished (RFC 8446 §4.4.4), the last message of the handshake. It is
 // checked in constant time against the transcript up to our Finished; then the client's records
-// are read under its application traffic secret.
+// are read under its application traffic secret, and, with session tickets on, a
+// NewSessionTicket goes out (§4.6.1), keyed from the transcript up to the client's Finished.
 import type { HandshakeMessage } from '../codecs/handshake-framing.js';
 import { decodeFinished } from '../codecs/finished.js';
 import { HandshakeType } from '../enums.js';
-import type { ApplicationTrafficSecret, ExporterMasterSecret, HandshakeTrafficSecret } from '../key-schedule.js';
+import type { ApplicationTrafficSecret, ExporterMasterSecret, HandshakeTrafficSecret, MasterSecret } from '../key-schedule.js';
+import type { IssuedSession, SessionTickets } from '../resumption/session-tickets.js';
 import type { HandshakeIo } from './handshake-io.js';
 import { HandshakeState } from './state.js';
 import { Traffic } from './traffic.js';
+
+/** The session to put in a ticket once the handshake is complete. */
+export interface TicketToIssue {
+  readonly tickets: SessionTickets;
+  readonly session: IssuedSession;
+}
 
 export class ExpectFinished extends HandshakeState {
   readonly waitsFor = 'the client Finished';
@@ -17,6 +25,8 @@ export class ExpectFinished extends HandshakeState {
     private readonly clientApplication: ApplicationTrafficSecret,
     private readonly serverApplication: ApplicationTrafficSecret,
     private readonly exporter: ExporterMasterSecret,
+    /** With tickets on: the master secret, kept for the resumption secret, and the session. */
+    private readonly ticket: (TicketToIssue & { readonly master: MasterSecret }) | undefined,
   ) {
     super();
   }
@@ -29,6 +39,21 @@ export class ExpectFinished extends HandshakeState {
     io.transcript.add(message.raw);
     io.installReadKey(this.clientApplication);
     io.handshakeComplete();
+    if (this.ticket) this.issueTicket(io, this.ticket);
     return new Traffic(this.clientApplication, this.serverApplication, this.exporter);
+  }
+
+  private issueTicket(io: HandshakeIo, ticket: TicketToIssue & { readonly master: MasterSecret }): void {
+    const resumption = ticket.master.resumptionMasterSecret(io.transcript.currentHash());
+    ticket.master.discard();
+    try {
+      const body = ticket.tickets.issue(resumption, ticket.session);
+      if (body) {
+        io.sendPostHandshake(HandshakeType.new_session_ticket, body);
+        io.flush();
+      }
+    } finally {
+      resumption.discard();
+    }
   }
 }

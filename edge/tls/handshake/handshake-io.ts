@@ -8,6 +8,7 @@ import type { CipherSuiteParams } from '../crypto/cipher-suites.js';
 import { generateKeyShare, type EphemeralKeyShare, type SupportedGroup } from '../crypto/key-exchange.js';
 import type { Transcript } from '../crypto/transcript.js';
 import type { TrafficSecret } from '../key-schedule.js';
+import type { SessionTickets } from '../resumption/session-tickets.js';
 
 /** Where randomness comes from. Tests replace it to replay RFC 8448; nothing else should. */
 export interface HandshakeEntropy {
@@ -31,6 +32,8 @@ export interface HandshakeSettings {
   /** Deadline of the remote CertificateVerify signature. */
   readonly signatureTimeoutMs: number;
   readonly entropy: HandshakeEntropy;
+  /** Session tickets issued and resumed (RFC 8446 §4.6.1); undefined: none issued, every handshake full. */
+  readonly sessionTickets?: SessionTickets | undefined;
 }
 
 /** What the handshake agreed, for the connection's properties, logs and metrics. */
@@ -45,6 +48,8 @@ export interface NegotiatedParameters {
   readonly certificate: string;
   /** True when a HelloRetryRequest was needed. */
   readonly helloRetried: boolean;
+  /** True when a session ticket resumed the session: no certificate, no remote signature (RFC 8446 §2.2). */
+  readonly resumed: boolean;
 }
 
 export interface HandshakeIo {
@@ -57,7 +62,7 @@ export interface HandshakeIo {
 
   /** Encodes a handshake message under the current write protection and adds it to the transcript. */
   sendHandshake(type: number, body: Buffer): void;
-  /** A post-handshake message (KeyUpdate): sent like the others, but not part of the transcript. */
+  /** A post-handshake message (KeyUpdate, NewSessionTicket): sent like the others, but not part of the transcript. */
   sendPostHandshake(type: number, body: Buffer): void;
   /** The middlebox-compatibility change_cipher_spec (RFC 8446 §D.4), sent at most once. */
   sendChangeCipherSpec(): void;

@@ -6,24 +6,31 @@
 //                                                derives its keys while we wait for the signature
 //   CertificateVerify                            signed remotely by the key server, with a deadline
 //   Finished                                     then the application secrets
+//   (after the client's Finished) NewSessionTicket, when tickets are on
+//
+// A resumed session (RFC 8446 §2.2: a session ticket's PSK with a fresh ECDHE) skips Certificate
+// and CertificateVerify: the client authenticated the certificate when the ticket was issued, so
+// no signature is asked of the key server, and the handshake goes on when it is unreachable.
 //
 // No record from the client is processed while the signature is pending: the connection does
 // not pump records while a state's handler is running, and pauses the socket once 64 KiB wait
 // unprocessed (RECEIVE_PAUSE_BYTES in connection.ts).
+import type { SignatureScheme } from '../../../common/signature-scheme.js';
 import { SignerError } from '../../signer.js';
 import type { CertificateChoice } from '../certificate-resolver.js';
 import { encodeCertificate } from '../codecs/certificate.js';
 import { encodeCertificateVerify } from '../codecs/certificate-verify.js';
 import { encodeEncryptedExtensions, type EncryptedExtension } from '../codecs/encrypted-extensions.js';
 import { encodeFinished } from '../codecs/finished.js';
-import { encodeServerHello } from '../codecs/server-hello.js';
+import { encodeServerHello, type ServerHelloExtension } from '../codecs/server-hello.js';
 import type { CipherSuiteParams } from '../crypto/cipher-suites.js';
 import type { SupportedGroup } from '../crypto/key-exchange.js';
 import { HandshakeType, MAX_PLAINTEXT, ProtocolVersion } from '../enums.js';
 import { localFailure, TlsError } from '../errors.js';
 import { EarlySecret, type HandshakeSecret, type HandshakeTrafficSecret } from '../key-schedule.js';
 import type { ClientOffer } from './client-offer.js';
-import { ExpectFinished } from './expect-finished.js';
+import { ExpectFinished, type TicketToIssue } from './expect-finished.js';
+import type { Resumption } from './resumption.js';
 import type { HandshakeIo } from './handshake-io.js';
 import { chooseApplicationProtocol } from './negotiation.js';
 
@@ -36,18 +43,20 @@ export interface ServerFlightInput {
   readonly helloRetried: boolean;
   /** A change_cipher_spec already went out after the HelloRetryRequest. */
   readonly changeCipherSpecSent: boolean;
+  /** The session a ticket resumes (findResumption), or undefined for a full handshake. */
+  readonly resumption: Resumption | undefined;
 }
 
 /** RFC 8449 §4: the TLSInnerPlaintext we accept (2^14 bytes of content and the content type). */
 const OUR_RECORD_SIZE_LIMIT = MAX_PLAINTEXT + 1;
 
 export async function sendServerFlight(io: HandshakeIo, input: ServerFlightInput): Promise<ExpectFinished> {
-  const { offer, suite } = input;
+  const { offer, suite, resumption } = input;
   const { settings, transcript } = io;
   // Everything that can refuse the client does so before the first byte of the flight.
-  const certificate = settings.certificates.resolve(offer.serverName, offer.signatureSchemes);
+  const certificate = resumption?.certificate ?? settings.certificates.resolve(offer.serverName, offer.signatureSchemes);
   const alpnProtocol = chooseApplicationProtocol(offer, settings.alpnProtocols);
-  const releaseSignature = io.reserveSignature();
+  const releaseSignature = resumption ? NO_SLOT : io.reserveSignature();
   try {
     const handshakeSecret = sendServerHello(io, input);
     const helloHash = transcript.currentHash();
@@ -61,20 +70,27 @@ export async function sendServerFlight(io: HandshakeIo, input: ServerFlightInput
     io.negotiated({
       cipherSuite: suite,
       group: input.group,
-      signatureScheme: certificate.scheme,
+      signatureScheme: resumption ? (resumption.session.signatureScheme as SignatureScheme) : certificate.scheme,
       alpnProtocol,
       serverName: offer.serverName,
       certificate: certificate.key.name,
       helloRetried: input.helloRetried,
+      resumed: resumption !== undefined,
     });
 
-    sendEncryptedExtensions(io, offer, certificate, alpnProtocol);
-    sendCertificate(io, certificate);
-    io.flush();
-
-    await sendCertificateVerify(io, certificate, offer.serverName);
-    releaseSignature();
-    return sendFinished(io, handshakeSecret, serverHandshake, clientHandshake);
+    // RFC 6066 §3: acknowledge a server_name we used to choose the certificate (not on resumption).
+    sendEncryptedExtensions(io, offer, !resumption && certificate.sniMatched, alpnProtocol);
+    if (!resumption) {
+      sendCertificate(io, certificate);
+      io.flush();
+      await sendCertificateVerify(io, certificate, offer.serverName);
+      releaseSignature();
+    }
+    const ticket: TicketToIssue | undefined = settings.sessionTickets && {
+      tickets: settings.sessionTickets,
+      session: { cipherSuite: suite.id, signatureScheme: certificate.scheme, serverName: offer.serverName, leaf: certificate.key.chain[0]! },
+    };
+    return sendFinished(io, handshakeSecret, serverHandshake, clientHandshake, ticket);
   } finally {
     releaseSignature();
   }
@@ -85,29 +101,32 @@ function sendServerHello(io: HandshakeIo, input: ServerFlightInput): HandshakeSe
   const keyShare = io.settings.entropy.keyShare(input.group);
   // Throws illegal_parameter for a share that is not a valid point / public value (§4.2.8.2).
   const sharedSecret = keyShare.deriveSharedSecret(input.clientShare);
+  const extensions: ServerHelloExtension[] = [
+    { name: 'key_share', group: input.group, keyExchange: keyShare.publicKey },
+    { name: 'supported_versions', selectedVersion: ProtocolVersion.TLS_1_3 },
+  ];
+  // §4.2.11: the identity whose PSK the key schedule starts from.
+  if (input.resumption) extensions.push({ name: 'pre_shared_key', selectedIdentity: input.resumption.identity });
   const serverHello = encodeServerHello({
     random: io.settings.entropy.random(32),
     legacySessionIdEcho: input.offer.hello.legacySessionId,
     cipherSuite: input.suite.id,
-    extensions: [
-      { name: 'key_share', group: input.group, keyExchange: keyShare.publicKey },
-      { name: 'supported_versions', selectedVersion: ProtocolVersion.TLS_1_3 },
-    ],
+    extensions,
   });
   io.sendHandshake(HandshakeType.server_hello, serverHello);
   // §D.4: a client in middlebox-compatibility mode (non-empty legacy_session_id) gets one
   // change_cipher_spec right after our first handshake message.
   if (input.offer.hello.legacySessionId.length > 0 && !input.changeCipherSpecSent) io.sendChangeCipherSpec();
-  const secret = EarlySecret.withoutPsk(input.suite).intoHandshakeSecret(sharedSecret);
+  const early = input.resumption?.earlySecret ?? EarlySecret.withoutPsk(input.suite);
+  const secret = early.intoHandshakeSecret(sharedSecret);
   sharedSecret.fill(0);
   return secret;
 }
 
 /** §4.3.1: the answers to extensions that do not shape the key exchange. */
-function sendEncryptedExtensions(io: HandshakeIo, offer: ClientOffer, certificate: CertificateChoice, alpnProtocol: string | undefined): void {
+function sendEncryptedExtensions(io: HandshakeIo, offer: ClientOffer, acknowledgeServerName: boolean, alpnProtocol: string | undefined): void {
   const extensions: EncryptedExtension[] = [];
-  // RFC 6066 §3: acknowledge a server_name we used to choose the certificate.
-  if (certificate.sniMatched) extensions.push({ name: 'server_name' });
+  if (acknowledgeServerName) extensions.push({ name: 'server_name' });
   if (alpnProtocol !== undefined) extensions.push({ name: 'application_layer_protocol_negotiation', protocol: Buffer.from(alpnProtocol, 'latin1') });
   if (offer.recordSizeLimit !== undefined) {
     // RFC 8449 §4: the limit applies to every protected record we send, this one included.
@@ -167,6 +186,7 @@ function sendFinished(
   handshakeSecret: HandshakeSecret,
   serverHandshake: HandshakeTrafficSecret,
   clientHandshake: HandshakeTrafficSecret,
+  ticket: TicketToIssue | undefined,
 ): ExpectFinished {
   const { transcript } = io;
   io.sendHandshake(HandshakeType.finished, encodeFinished(serverHandshake.finishedVerifyData(transcript.currentHash())));
@@ -175,13 +195,17 @@ function sendFinished(
   const clientApplication = master.clientApplicationTrafficSecret(serverFinishedHash);
   const serverApplication = master.serverApplicationTrafficSecret(serverFinishedHash);
   const exporter = master.exporterMasterSecret(serverFinishedHash);
-  // No session tickets: nothing else is ever derived from the master secret.
-  master.discard();
+  // Without tickets nothing else is ever derived from the master secret; with them, the
+  // resumption secret needs the client's Finished in the transcript (§7.1).
+  if (!ticket) master.discard();
   // The Finished goes out under the handshake key; application data under the new one.
   io.flush();
   io.installWriteKey(serverApplication);
-  return new ExpectFinished(clientHandshake, clientApplication, serverApplication, exporter);
+  return new ExpectFinished(clientHandshake, clientApplication, serverApplication, exporter, ticket && { ...ticket, master });
 }
+
+/** No pending-signature slot to give back (a resumed handshake asks for no signature). */
+const NO_SLOT = (): void => undefined;
 
 /** The abort reason when the signature deadline passes. */
 const SIGNATURE_TIMEOUT = Object.freeze({ name: 'TimeoutError', code: 'TLS_ERR_SIGNATURE_TIMEOUT', message: 'signature deadline passed' });
