@@ -29,6 +29,21 @@ const certificateEntry = z.strictObject({
 const CIPHER_SUITE_NAMES = Object.keys(CipherSuite) as [keyof typeof CipherSuite, ...(keyof typeof CipherSuite)[]];
 const GROUP_NAMES = ['x25519', 'secp256r1', 'secp384r1'] as const satisfies readonly (keyof typeof NamedGroup)[];
 
+/** RFC 8446 §4.6.1 session tickets: returning clients resume without a certificate or a remote signature. */
+const sessionTicketsSection = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** ticket_lifetime: how long a client may resume with a ticket (RFC 8446: at most 7 days). */
+  lifetimeSeconds: z.number().int().min(1).max(604_800).default(7_200),
+  /** A new ticket key every this long; keys open tickets for `lifetimeSeconds` more. */
+  rotationSeconds: z.number().int().min(60).max(604_800).default(3_600),
+  /**
+   * A file of at least 32 random bytes (e.g. `openssl rand 48 > tickets.key`, mode 0600) shared by
+   * every edge that should resume the others' tickets. Default: a random secret per edge (all its
+   * workers share it), forgotten on restart. It is the key of the tickets, never a site key.
+   */
+  keyFile: filePath.optional(),
+});
+
 const tlsSection = z.strictObject({
   certificates: z.array(certificateEntry).min(1),
   /** The chain for clients without SNI (and unknown names with unknownServerName: default). Default: the first. */
@@ -39,6 +54,7 @@ const tlsSection = z.strictObject({
   groups: z.array(z.enum(GROUP_NAMES)).min(1).default([...GROUP_NAMES]),
   /** ALPN protocols offered, in our order of preference. */
   alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+  sessionTickets: sessionTicketsSection.default(sessionTicketsSection.parse({})),
 });
 
 const keyServersSection = z.strictObject({
@@ -143,7 +159,11 @@ export function resolveEdgePaths(config: EdgeConfig, file: string): EdgeConfig {
   const r = (p: string): string => resolveFrom(file, p);
   return {
     ...config,
-    tls: { ...config.tls, certificates: config.tls.certificates.map((c) => ({ ...c, chain: r(c.chain) })) },
+    tls: {
+      ...config.tls,
+      certificates: config.tls.certificates.map((c) => ({ ...c, chain: r(c.chain) })),
+      sessionTickets: { ...config.tls.sessionTickets, ...(config.tls.sessionTickets.keyFile ? { keyFile: r(config.tls.sessionTickets.keyFile) } : {}) },
+    },
     keyServers: { ...config.keyServers, ca: r(config.keyServers.ca), clientCert: r(config.keyServers.clientCert), clientKey: r(config.keyServers.clientKey) },
     ...(config.cache ? { cache: resolveCachePaths(config.cache, file) } : {}),
     ...(config.waf ? { waf: resolveWafPaths(config.waf, file) } : {}),

@@ -23,7 +23,9 @@ import { cipherSuiteParams, type CipherSuiteParams } from './tls/crypto/cipher-s
 import type { SupportedGroup } from './tls/crypto/key-exchange.js';
 import { CipherSuite, NamedGroup } from './tls/enums.js';
 import { systemEntropy, type HandshakeSettings } from './tls/handshake/handshake-io.js';
+import type { SessionTickets } from './tls/resumption/session-tickets.js';
 import { TlsServer } from './tls/server.js';
+import { loadSessionTickets } from './session-ticket-keys.js';
 
 export interface EdgeOptions {
   readonly config: EdgeConfig;
@@ -53,6 +55,8 @@ const RETIRE_GRACE_MS = 30_000;
 export function settingsNeedingRestart(running: EdgeConfig, next: EdgeConfig): string[] {
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   const out: string[] = (['listen', 'workers', 'keyServers', 'admin', 'http', 'log'] as const).filter((k) => !same(running[k], next[k]));
+  // The ticket keys are made once, so that a reload does not forget the tickets already out.
+  if (!same(running.tls.sessionTickets, next.tls.sessionTickets)) out.push('tls.sessionTickets');
   const { rules: _runningRules, ...runningCache } = running.cache ?? { rules: [] };
   const { rules: _nextRules, ...nextCache } = next.cache ?? { rules: [] };
   if (Boolean(running.cache) !== Boolean(next.cache)) out.push('cache (added or removed)');
@@ -80,6 +84,8 @@ export class Edge implements AdminTarget {
   private admin: FastifyInstance | undefined;
   /** Rate-limit counters live across WAF reloads. */
   private rateLimitStore: RateLimitStore = new MemoryRateLimitStore();
+  /** Kept across reloads: tickets already issued go on resuming. */
+  private sessionTickets: SessionTickets | undefined;
 
   private constructor(
     readonly registry: Registry,
@@ -123,7 +129,8 @@ export class Edge implements AdminTarget {
       const stages = origin ? stagesOf(origin, cache, waf?.filter) : undefined;
       const accessLog = config.log.access ? log.child({ component: 'access' }) : log.child({ component: 'access' }, { level: 'warn' });
       const pipeline = stages ? createPipeline(stages, { maxBodyBytes: config.http.maxBodyBytes }, accessLog, pipelineMetrics(registry)) : undefined;
-      const tls = new TlsServer({ settings: handshakeSettings(config, chains), limits: config.limits, metrics: registry, log });
+      const sessionTickets = await loadSessionTickets(config.tls.sessionTickets);
+      const tls = new TlsServer({ settings: handshakeSettings(config, chains, sessionTickets), limits: config.limits, metrics: registry, log });
       const http = await createEdgeHttp({ log, limits: config.http, ...(pipeline ? { pipeline } : {}) });
       opened.push(http);
       const edge = new Edge(registry, config, options.configFile, log, pool, tls, pipeline, http);
@@ -131,6 +138,7 @@ export class Edge implements AdminTarget {
       edge.stages = stages;
       edge.stageRegistry = stageRegistry;
       edge.rateLimitStore = rateLimitStore;
+      edge.sessionTickets = sessionTickets;
       tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
       opened.push({ close: () => tls.close(200) });
       const listening: string[] = [];
@@ -215,7 +223,7 @@ export class Edge implements AdminTarget {
       newOrigin = this.pipeline && config.origins ? await buildOriginClient(config, this.configFile, siteKeyIds(chains), stageRegistry, this.log) : undefined;
       const newFilter = newOrigin ? (await buildWaf(config, stageRegistry, this.log, this.rateLimitStore))?.filter : undefined;
       // Everything is built: swap.
-      this.tls.updateSettings(handshakeSettings(config, chains));
+      this.tls.updateSettings(handshakeSettings(config, chains, this.sessionTickets));
       this.chains = chains;
       if (newOrigin && this.stages && this.pipeline) {
         const previous = this.stages;
@@ -313,7 +321,7 @@ function siteKeyIds(chains: readonly ServedChain[]): Set<string> {
   return new Set(chains.map((c) => c.parsed.keyId));
 }
 
-function handshakeSettings(config: EdgeConfig, chains: readonly ServedChain[]): HandshakeSettings {
+function handshakeSettings(config: EdgeConfig, chains: readonly ServedChain[], sessionTickets: SessionTickets | undefined): HandshakeSettings {
   return {
     certificates: resolverFor(config, chains),
     cipherSuites: config.tls.cipherSuites.map((name) => cipherSuiteParams(CipherSuite[name])).filter((s): s is CipherSuiteParams => s !== undefined),
@@ -322,5 +330,6 @@ function handshakeSettings(config: EdgeConfig, chains: readonly ServedChain[]): 
     // The pool's own deadline (both attempts) plus a margin, so the pool answers first and says why.
     signatureTimeoutMs: config.keyServers.deadlineMs + 250,
     entropy: systemEntropy,
+    sessionTickets,
   };
 }

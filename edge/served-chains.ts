@@ -25,7 +25,7 @@ export interface ServedChain {
 
 export class EdgeSetupError extends Error {
   constructor(
-    readonly code: 'EDGE_CHAIN_INVALID' | 'EDGE_SITE_KEY_AS_CLIENT_KEY' | 'EDGE_UNKNOWN_DEFAULT' | 'EDGE_CLIENT_CREDENTIAL_INVALID',
+    readonly code: 'EDGE_CHAIN_INVALID' | 'EDGE_SITE_KEY_AS_CLIENT_KEY' | 'EDGE_UNKNOWN_DEFAULT' | 'EDGE_CLIENT_CREDENTIAL_INVALID' | 'EDGE_TICKET_KEY_INVALID',
     message: string,
   ) {
     super(message);

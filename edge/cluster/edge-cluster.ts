@@ -9,6 +9,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import { parseHostPort } from '../../common/config-file.js';
 import { createAdminServer, type AdminTarget, type PurgeRequest, type Readiness } from '../admin/admin-server.js';
 import type { EdgeConfig } from '../config.js';
+import { clusterTicketSecretEnv } from '../session-ticket-keys.js';
 import { readAdminToken } from '../admin/admin-token.js';
 import { MemoryRateLimitStore } from '../http/waf/index.js';
 import { askWorker, type InvalidationMessage } from './ipc.js';
@@ -31,6 +32,8 @@ export class EdgeCluster implements AdminTarget {
   private readonly workers = new Map<number, Worker>();
   /** The rate-limit counters of every worker (shared-rate-limits.ts); they outlive a worker's restart. */
   private readonly rateLimits = new MemoryRateLimitStore();
+  /** The session-ticket secret every worker uses (unless a key file is configured), so tickets resume on any of them. */
+  private readonly ticketSecretEnv: Record<string, string>;
   private stopping = false;
   private restarts: number[] = [];
   private admin: Awaited<ReturnType<typeof createAdminServer>> | undefined;
@@ -42,6 +45,7 @@ export class EdgeCluster implements AdminTarget {
 
   private constructor(private readonly options: EdgeClusterOptions) {
     this.failed = new Promise((resolve) => (this.fail = resolve));
+    this.ticketSecretEnv = clusterTicketSecretEnv(options.config.tls.sessionTickets);
   }
 
   static async start(options: EdgeClusterOptions): Promise<EdgeCluster> {
@@ -68,7 +72,7 @@ export class EdgeCluster implements AdminTarget {
 
   /** Forks worker `index` and resolves with the port it listens on. */
   private fork(index: number): Promise<number> {
-    const worker = cluster.fork({ KEYLESS_EDGE_WORKER: String(index) });
+    const worker = cluster.fork({ KEYLESS_EDGE_WORKER: String(index), ...this.ticketSecretEnv });
     this.workers.set(index, worker);
     worker.on('exit', (code, signal) => this.onExit(index, worker, code, signal));
     // What one worker's cache invalidated, every other worker drops too.

@@ -2,7 +2,7 @@
 // private key, a chain file that holds one is refused, and the edge's own client key cannot be a
 // site key.
 import { execFile } from 'node:child_process';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
@@ -12,6 +12,7 @@ import { generateDevPki, type DevPkiLayout } from '../../certs/index.js';
 import { ConfigError } from '../../common/config-file.js';
 import { edgeConfigSchema, loadEdgeConfig } from '../../edge/config.js';
 import { checkClientCredential, loadServedChains } from '../../edge/served-chains.js';
+import { loadSessionTickets } from '../../edge/session-ticket-keys.js';
 import { writeEdgeConfig } from '../helpers/edge-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -59,10 +60,22 @@ function schemaPaths(schema: unknown, prefix = ''): string[] {
 }
 
 describe('the keyless invariant', () => {
-  it('the only key-shaped fields are the edge’s own client keys (toward the key servers and for origin pulls)', () => {
+  it('the only key-shaped fields are the edge’s own client keys (toward the key servers and for origin pulls), the ticket key and the rate-limit key', () => {
     const paths = schemaPaths(z.toJSONSchema(edgeConfigSchema, { io: 'input' }));
     expect(paths.length).toBeGreaterThan(20);
-    expect([...new Set(paths.filter((p) => /(?<!per)key$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!)))]).toEqual(['keyServers.clientKey', 'origins[].clientKey', 'waf.rateLimits[].key']);
+    expect([...new Set(paths.filter((p) => /(?<!per)key$|keyfile$|pem|secret|pkcs|private|password|pin$/i.test(p.split('.').pop()!)))]).toEqual([
+      'tls.sessionTickets.keyFile',
+      'keyServers.clientKey',
+      'origins[].clientKey',
+      'waf.rateLimits[].key',
+    ]);
+  });
+
+  it('the session-ticket key file cannot hold a site private key', async () => {
+    const file = path.join(dir, 'tickets-from-site.key');
+    await copyFile(pki.sites['site-ecdsa-p256'].key, file);
+    await chmod(file, 0o600);
+    await expect(loadSessionTickets({ enabled: true, lifetimeSeconds: 60, rotationSeconds: 60, keyFile: file })).rejects.toMatchObject({ code: 'EDGE_TICKET_KEY_INVALID' });
   });
 
   it('the rate-limit "key" is what requests are counted by, and cannot hold key material', async () => {
