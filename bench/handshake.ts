@@ -9,7 +9,11 @@
 // CPU seconds are read from /proc for each server process: "per CPU-second" divides by the
 // edge's (or node:tls's) own CPU time, which is where an edge saves by not signing.
 //
-//   npm run bench:handshake [-- --seconds 4] [--passes 3] [--quick] [--json]
+// With --resume every caller resumes with the ticket of its previous handshake (RFC 8446 §2.2):
+// no certificate and no signature, so the key server is out of the path; the "resumed" column
+// says what share of the handshakes each server did resume.
+//
+//   npm run bench:handshake [-- --seconds 4] [--passes 3] [--resume] [--quick] [--json]
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -30,6 +34,8 @@ interface Cell {
   /** 0-based; with --passes N every cell is measured N times. */
   readonly pass: number;
   readonly perSecond: number;
+  /** Share of the handshakes the server resumed. */
+  readonly resumedShare: number;
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
@@ -47,13 +53,14 @@ const KEYS = [
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { seconds: { type: 'string' }, passes: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: { seconds: { type: 'string' }, passes: { type: 'string' }, resume: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
     strict: true,
   });
   const durationMs = values.quick ? 300 : Number(values.seconds ?? 4) * 1000;
   const passes = Number(values.passes ?? 1);
   if (!Number.isInteger(passes) || passes < 1 || passes > 20) throw new Error('--passes: an integer from 1 to 20');
   const concurrencies = values.quick ? [1, 4] : [1, 16];
+  const resume = values.resume;
 
   const keyServer = await startKeyServerUnderTest();
   const pkiDir = keyServer.pki.dir;
@@ -75,10 +82,10 @@ export async function run(args: string[]): Promise<number> {
           const port = server === 'keyless' ? edgePort : baseline.port;
           const serverPid = server === 'keyless' ? edge.pid : baseline.pid;
           // Warm-up: JIT, connection paths, the key server's stream.
-          await handshakeLoad({ port, ca, sigalgs, concurrency, durationMs: Math.min(500, durationMs) });
+          await handshakeLoad({ port, ca, sigalgs, concurrency, resume, durationMs: Math.min(500, durationMs) });
           const cpu0 = await processCpuSeconds(serverPid);
           const ks0 = server === 'keyless' ? await processCpuSeconds(keyServer.pid) : 0;
-          const result = await handshakeLoad({ port, ca, sigalgs, concurrency, durationMs });
+          const result = await handshakeLoad({ port, ca, sigalgs, concurrency, resume, durationMs });
           const serverCpu = ((await processCpuSeconds(serverPid)) ?? NaN) - (cpu0 ?? NaN);
           const keyServerCpu = server === 'keyless' ? ((await processCpuSeconds(keyServer.pid)) ?? NaN) - (ks0 ?? NaN) : 0;
           cells.push({
@@ -87,6 +94,7 @@ export async function run(args: string[]): Promise<number> {
             concurrency,
             pass,
             perSecond: result.handshakes / result.seconds,
+            resumedShare: result.handshakes > 0 ? result.resumed / result.handshakes : 0,
             p50: result.latency.percentile(50),
             p99: result.latency.percentile(99),
             errors: result.errors,
@@ -119,7 +127,8 @@ export async function run(args: string[]): Promise<number> {
       const pick = (list: Cell[], field: 'perSecond' | 'p50' | 'p99' | 'perServerCpuSecond' | 'perTotalCpuSecond'): number => median(list.map((c) => c[field]));
       const errors = (list: Cell[]): string => String(list.reduce((n, c) => n + c.errors, 0));
       const range = (list: number[]): string => (list.length > 1 ? `${f2(Math.min(...list))}–${f2(Math.max(...list))}` : '');
-      rows.push(['node:tls', key, String(concurrency), f0(pick(base, 'perSecond')), f2(pick(base, 'p50')), f2(pick(base, 'p99')), f0(pick(base, 'perServerCpuSecond')), '-', '', '', '', '', errors(base)]);
+      const resumedPercent = (list: Cell[]): string => `${(median(list.map((c) => c.resumedShare)) * 100).toFixed(0)}%`;
+      rows.push(['node:tls', key, String(concurrency), f0(pick(base, 'perSecond')), f2(pick(base, 'p50')), f2(pick(base, 'p99')), f0(pick(base, 'perServerCpuSecond')), '-', '', '', '', '', resumedPercent(base), errors(base)]);
       rows.push([
         'keyless',
         key,
@@ -133,6 +142,7 @@ export async function run(args: string[]): Promise<number> {
         range(ratios),
         f2(median(cpuRatios)),
         f2(median(added)),
+        resumedPercent(ours),
         errors(ours),
       ]);
     }
@@ -152,12 +162,17 @@ export async function run(args: string[]): Promise<number> {
         { title: 'ratio range', align: 'right' },
         { title: 'ratio per CPU-s', align: 'right' },
         { title: '+p50 ms', align: 'right' },
+        { title: 'resumed', align: 'right' },
         { title: 'errors', align: 'right' },
       ],
       rows,
     ) + '\n',
   );
-  process.stdout.write('ratio = keyless / node:tls with the same key and concurrency; +p50 = added median latency of the remote signature.\n');
+  process.stdout.write(
+    resume
+      ? 'ratio = keyless / node:tls with the same key and concurrency, every caller resuming its last session (no certificate, no signature); +p50 = added median latency.\n'
+      : 'ratio = keyless / node:tls with the same key and concurrency; +p50 = added median latency of the remote signature.\n',
+  );
   if (passes > 1) process.stdout.write(`${passes} passes per cell, alternating: medians of the passes; "ratio range" is the lowest and highest per-pass ratio.\n`);
   return 0;
 }

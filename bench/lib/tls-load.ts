@@ -1,5 +1,6 @@
 // The load generator of the TLS benchmarks, the same for every server measured: Node's tls
-// client (OpenSSL), full TLS 1.3 handshakes without resumption, or one long download.
+// client (OpenSSL), full TLS 1.3 handshakes (or, with `resume`, each caller resuming with the
+// last ticket it got), or one long download.
 import tls from 'node:tls';
 import { LatencySamples } from './latency.js';
 
@@ -10,10 +11,14 @@ export interface HandshakeLoadOptions {
   readonly sigalgs: string;
   readonly concurrency: number;
   readonly durationMs: number;
+  /** Offer the ticket of the caller's previous handshake (its first one is full). */
+  readonly resume?: boolean;
 }
 
 export interface HandshakeLoadResult {
   readonly handshakes: number;
+  /** Handshakes the server resumed (with `resume`). */
+  readonly resumed: number;
   readonly errors: number;
   readonly seconds: number;
   readonly latency: LatencySamples;
@@ -24,18 +29,26 @@ export interface HandshakeLoadResult {
  * graceful close (close_notify), waited for, so that the client's Finished reaches the server and
  * the server completes every handshake it is counted for (destroy() could drop it unsent).
  */
-function handshakeOnce(options: HandshakeLoadOptions): Promise<number> {
+function handshakeOnce(options: HandshakeLoadOptions, session: Buffer | undefined): Promise<{ ms: number; reused: boolean; session: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let ms = NaN;
+    let reused = false;
+    let ticket: Buffer | undefined;
     // The chain is verified; the name check (which builds a JS object of the whole peer
     // certificate, ~1 ms per handshake) is left out: it costs the load generator, not the server.
-    const socket = tls.connect({ host: '127.0.0.1', port: options.port, servername: 'localhost', secureContext: contextFor(options.ca), sigalgs: options.sigalgs, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined }, () => {
-      ms = performance.now() - started;
-      socket.end();
-    });
+    const socket = tls.connect(
+      { host: '127.0.0.1', port: options.port, servername: 'localhost', secureContext: contextFor(options.ca), sigalgs: options.sigalgs, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, ...(session ? { session } : {}) },
+      () => {
+        ms = performance.now() - started;
+        reused = socket.isSessionReused();
+        socket.end();
+      },
+    );
+    // The ticket arrives after the handshake, before the server's close_notify.
+    if (options.resume) socket.on('session', (s: Buffer) => (ticket = s));
     socket.resume();
-    socket.once('close', () => (Number.isNaN(ms) ? reject(new Error('closed before the handshake completed')) : resolve(ms)));
+    socket.once('close', () => (Number.isNaN(ms) ? reject(new Error('closed before the handshake completed')) : resolve({ ms, reused, session: ticket })));
     socket.once('error', reject);
   });
 }
@@ -51,22 +64,27 @@ function contextFor(ca: Buffer): tls.SecureContext {
 export async function handshakeLoad(options: HandshakeLoadOptions): Promise<HandshakeLoadResult> {
   const latency = new LatencySamples();
   let handshakes = 0;
+  let resumed = 0;
   let errors = 0;
   const started = performance.now();
   const until = started + options.durationMs;
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
+      let session: Buffer | undefined;
       while (performance.now() < until) {
         try {
-          latency.add(await handshakeOnce(options));
+          const done = await handshakeOnce(options, session);
+          latency.add(done.ms);
           handshakes++;
+          if (done.reused) resumed++;
+          if (options.resume) session = done.session ?? session;
         } catch {
           errors++;
         }
       }
     }),
   );
-  return { handshakes, errors, seconds: (performance.now() - started) / 1000, latency };
+  return { handshakes, resumed, errors, seconds: (performance.now() - started) / 1000, latency };
 }
 
 /** Downloads `bytes` over one TLS connection (GET /bytes?n=) and returns MiB/s of the body. */

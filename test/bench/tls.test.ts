@@ -13,9 +13,19 @@ describe('keyless bench handshake --quick --passes 2', () => {
       // server, key, concurrency, hs/s ... errors = 0 at the end of the row; one row per server and cell.
       expect(stdout.match(new RegExp(`^node:tls +${key} +\\d+ +\\d+ .* 0$`, 'gm'))).toHaveLength(2);
       // keyless rows carry the median ratio and the range of the two passes' ratios.
-      expect(stdout.match(new RegExp(`^keyless +${key} +\\d+ +\\d+ .* [\\d.]+ +[\\d.]+–[\\d.]+ +[\\d.]+ +-?[\\d.]+ +0$`, 'gm'))).toHaveLength(2);
+      expect(stdout.match(new RegExp(`^keyless +${key} +\\d+ +\\d+ .* [\\d.]+ +[\\d.]+–[\\d.]+ +[\\d.]+ +-?[\\d.]+ +0% +0$`, 'gm'))).toHaveLength(2);
     }
     expect(stdout).toContain('2 passes per cell, alternating');
+  });
+
+  it('--resume: both servers resume (nearly) every handshake after each caller’s first', async () => {
+    const { code, stdout, stderr } = await runBench(['handshake', '--quick', '--resume']);
+    expect(code, stderr).toBe(0);
+    const shares = [...stdout.matchAll(/^(?:node:tls|keyless) +\S+ +\d+ .* (\d+)% +0$/gm)].map((m) => Number(m[1]));
+    expect(shares).toHaveLength(8);
+    // Each caller's first handshake is a full one; a quick cell has a few dozen.
+    for (const share of shares) expect(share).toBeGreaterThanOrEqual(50);
+    expect(stdout).toContain('every caller resuming its last session');
   });
 });
 
