@@ -179,8 +179,9 @@ describe('reload: what needs a restart', () => {
         doc.http = { maxHeaderBytes: 4096 };
         doc.log = { level: 'debug' };
         doc.cache = { store: { type: 'memory' }, maxObjectBytes: 1024 };
+        (doc.tls as Record<string, unknown>).sessionTickets = { lifetimeSeconds: 600 };
       }, 'changed.yaml'),
     );
-    expect(settingsNeedingRestart(running, changed)).toEqual(['listen', 'http', 'log', 'cache.maxObjectBytes']);
+    expect(settingsNeedingRestart(running, changed)).toEqual(['listen', 'http', 'log', 'tls.sessionTickets', 'cache.maxObjectBytes']);
   });
 });

@@ -74,6 +74,12 @@ describe('session resumption', () => {
     expect(metrics).toMatch(/outcome="resumed"\} [2-9]/);
   });
 
+  it('a reload keeps the ticket keys: a ticket from before it resumes after it', async () => {
+    const first = await nodeRequest(stack);
+    expect(await stack.edge.edge.reload()).toMatchObject({ applied: true });
+    expect((await nodeRequest(stack, { session: first.session! })).reused).toBe(true);
+  });
+
   it('a ticket resumes only for the server_name it was issued for', async () => {
     const first = await nodeRequest(stack, { servername: 'localhost' });
     const other = await nodeRequest(stack, { session: first.session!, servername: 'www.demo.localhost' });
