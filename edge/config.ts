@@ -52,8 +52,11 @@ const tlsSection = z.strictObject({
   /** In our order of preference. */
   cipherSuites: z.array(z.enum(CIPHER_SUITE_NAMES)).min(1).default([...CIPHER_SUITE_NAMES]),
   groups: z.array(z.enum(GROUP_NAMES)).min(1).default([...GROUP_NAMES]),
-  /** ALPN protocols offered, in our order of preference. */
-  alpn: z.array(z.enum(['http/1.1'])).default(['http/1.1']),
+  /** ALPN protocols served, in our order of preference: "h2" is HTTP/2 (RFC 9113), "http/1.1" HTTP/1.1. */
+  alpn: z
+    .array(z.enum(['h2', 'http/1.1']))
+    .refine((list) => new Set(list).size === list.length, 'each protocol once')
+    .default(['h2', 'http/1.1']),
   sessionTickets: sessionTicketsSection.default(sessionTicketsSection.parse({})),
 });
 
@@ -107,7 +110,11 @@ const httpSection = z.strictObject({
   keepAliveTimeoutMs: z.number().int().positive().max(600_000).default(5_000),
   /** Requests served on one connection before the edge closes it (0: no limit). */
   maxRequestsPerConnection: z.number().int().nonnegative().max(1_000_000).default(1_000),
-});
+  /** HTTP/2: streams one connection may have open at once (RFC 9113 §6.5.2 advises no fewer than 100). */
+  maxConcurrentStreams: z.number().int().min(1).max(1_000).default(100),
+})
+  // node's http refuses to start otherwise; say so here, naming the field.
+  .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not be larger than requestTimeoutMs', path: ['headersTimeoutMs'] });
 
 const adminSection = z
   .strictObject({

@@ -10,6 +10,8 @@ export interface DevEdgeConfigOptions {
   readonly edge?: 'edge-1' | 'edge-2';
   /** YAML appended at the top level (the HTTP pipeline's sections). */
   readonly extra?: string;
+  /** tls.alpn, when not the default (HTTP/1.1 only). */
+  readonly alpn?: readonly ('h2' | 'http/1.1')[];
 }
 
 export function devEdgeConfigYaml(o: DevEdgeConfigOptions): string {
@@ -23,7 +25,7 @@ tls:
     - { name: site-rsa-2048, chain: ${o.pkiDir}/edge/sites/site-rsa-2048.chain.pem }
     - { name: site-rsa-pss, chain: ${o.pkiDir}/edge/sites/site-rsa-pss.chain.pem }
   default: site-ecdsa-p256
-keyServers:
+${o.alpn ? `  alpn: [${o.alpn.join(', ')}]\n` : ''}keyServers:
   servers:
 ${o.keyServers.map((a) => `    - { address: ${a}, serverName: localhost }`).join('\n')}
   ca: ${o.pkiDir}/edge/ca.crt

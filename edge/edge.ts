@@ -139,7 +139,7 @@ export class Edge implements AdminTarget {
       edge.stageRegistry = stageRegistry;
       edge.rateLimitStore = rateLimitStore;
       edge.sessionTickets = sessionTickets;
-      tls.on('secureConnection', (connection) => http.server.emit('connection', connection));
+      tls.on('secureConnection', (connection) => http.accept(connection));
       opened.push({ close: () => tls.close(200) });
       const listening: string[] = [];
       for (const address of config.listen) {

@@ -9,9 +9,11 @@
 // cost about 290 µs in all (bench:proxy, measured alternating). Fastify serves the admin API (admin/) and the built-in
 // answer here.
 import http from 'node:http';
+import http2 from 'node:http2';
 import { fastify, type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsServerConnection } from '../tls/connection.js';
+import { decryptedHttp2Server } from './http2-server.js';
 import type { Pipeline } from './pipeline.js';
 
 export interface EdgeHttpLimits {
@@ -21,6 +23,8 @@ export interface EdgeHttpLimits {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  /** HTTP/2: streams a connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
 }
 
 export interface EdgeHttpOptions {
@@ -30,7 +34,12 @@ export interface EdgeHttpOptions {
 }
 
 export interface EdgeHttp {
+  /** HTTP/1.1: node's http.Server. */
   readonly server: http.Server;
+  /** HTTP/2 (the connections whose ALPN chose "h2"): node's http2 server, compatibility API. */
+  readonly http2Server: http2.Http2Server;
+  /** Takes a decrypted connection: HTTP/2 when ALPN chose h2, HTTP/1.1 otherwise (RFC 9113 §3.2). */
+  accept(connection: TlsServerConnection): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +50,7 @@ const DEFAULT_LIMITS: EdgeHttpLimits = {
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerConnection: 1_000,
+  maxConcurrentStreams: 100,
 };
 
 /** The granularity of the header and request timeouts. */
@@ -78,20 +88,33 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
   const limits = options.limits ?? DEFAULT_LIMITS;
   const log = options.log.child({ component: 'http' });
   const server = decryptedConnectionServer(limits);
-  const stopServer = (): void => {
+  const pipeline = options.pipeline;
+  const h2 = decryptedHttp2Server(limits, log, (req, res, body, connection) => {
+    if (pipeline) pipeline.handle(req, res, body, connection);
+    else void answerTlsFacts(req, res, body, connection);
+  });
+  const accept = (connection: TlsServerConnection): void => {
+    if (connection.alpnProtocol === 'h2') h2.accept(connection);
+    else server.emit('connection', connection);
+  };
+  const stopServers = (): void => {
     server.closeAllConnections();
     // Stops the timeout checks started by 'listening'.
     server.close(() => undefined);
+    h2.close();
   };
 
-  const pipeline = options.pipeline;
   if (pipeline) {
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => pipeline.handle(req, res, hasRequestBody(req) ? req : null));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
+      pipeline.handle(req, res, hasRequestBody(req) ? req : null, req.socket as unknown as TlsServerConnection),
+    );
     server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => pipeline.upgrade(req, socket, head));
     return {
       server,
+      http2Server: h2.server,
+      accept,
       async close() {
-        stopServer();
+        stopServers();
       },
     };
   }
@@ -110,29 +133,57 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
   // Bodies are streams, whatever their type: the answer counts them, it does not parse them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  app.all('*', async (request, reply) => tlsFacts(request.raw, reply, request.body));
+  app.all('*', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const socket = request.raw.socket as unknown as TlsServerConnection;
+    const counted = countBody(request.body);
+    // Without a body the answer goes out in this turn: a client that half-closes right after its
+    // request still gets it, because node's http server has not yet seen the end of the stream.
+    return reply.send(tlsFacts(socket, request.raw.headers.host, request.raw.url, typeof counted === 'number' ? counted : await counted));
+  });
   await app.ready();
   return {
     server,
+    http2Server: h2.server,
+    accept,
     async close() {
-      stopServer();
+      stopServers();
       await app.close();
     },
   };
 }
 
+/** The built-in answer over HTTP/2, where fastify does not run (it serves one HTTP version per instance). */
+async function answerTlsFacts(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, body: unknown, connection: TlsServerConnection): Promise<void> {
+  try {
+    const counted = countBody(body);
+    const facts = tlsFacts(connection, req.headers[':authority'] ?? req.headers.host, req.url, typeof counted === 'number' ? counted : await counted);
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(facts));
+  } catch {
+    // The client reset the stream while its body was being counted.
+    if (!res.headersSent && !res.stream.destroyed) res.writeHead(400).end();
+  }
+}
+
+/** The bytes of a request body, read to its end; 0 at once when there is none. */
+function countBody(body: unknown): number | Promise<number> {
+  const stream = body as NodeJS.ReadableStream | null | undefined;
+  if (!stream || typeof stream.on !== 'function') return 0;
+  return (async () => {
+    let bytes = 0;
+    for await (const chunk of stream) bytes += (chunk as Buffer).length;
+    return bytes;
+  })();
+}
+
 /** The built-in answer when no origin is configured: what this connection's handshake negotiated. */
-async function tlsFacts(raw: http.IncomingMessage, reply: { header(name: string, value: string): unknown; send(payload: unknown): unknown }, body: unknown): Promise<unknown> {
-  let bodyBytes = 0;
-  const stream = body as NodeJS.ReadableStream | undefined;
-  if (stream && typeof stream.on === 'function') for await (const chunk of stream) bodyBytes += (chunk as Buffer).length;
-  const socket = raw.socket as unknown as TlsServerConnection;
+function tlsFacts(socket: TlsServerConnection, host: string | undefined, path: string | undefined, bodyBytes: number): Record<string, unknown> {
   const p = socket.negotiatedParameters;
-  reply.header('cache-control', 'no-store');
-  return reply.send({
+  return {
     edge: 'keyless',
-    host: raw.headers.host,
-    path: raw.url,
+    host,
+    path,
     bodyBytes,
     tls: {
       servername: socket.servername,
@@ -145,5 +196,5 @@ async function tlsFacts(raw: http.IncomingMessage, reply: { header(name: string,
       resumed: p?.resumed,
       handshakeId: socket.handshakeId,
     },
-  });
+  };
 }

@@ -8,6 +8,7 @@
 // the handshake it came over. One access-log line per request (no query string: it may hold
 // secrets), and Prometheus counters by host and status.
 import type http from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Counter, Histogram } from 'prom-client';
@@ -16,6 +17,7 @@ import { ClientGone, type ClientSignal } from './client-signal.js';
 import { errorResponse } from './error-response.js';
 import { isOriginError, type OriginClient } from './origin/index.js';
 import { readBodyPrefix } from './body-prefix.js';
+import { http1Headers } from './http2-request.js';
 import type { EdgeRequest, EdgeResponse, HeaderMap, OriginFetch } from './types.js';
 
 /** What the request filter (the WAF) decides before anything is forwarded. */
@@ -53,8 +55,13 @@ export interface PipelineMetrics {
   readonly duration: Histogram<'host'>;
 }
 
+/** A request from node's http (HTTP/1.1) or from http2's compatibility API (HTTP/2). */
+export type ServerRequest = http.IncomingMessage | Http2ServerRequest;
+export type ServerResponse = http.ServerResponse | Http2ServerResponse;
+
 export interface Pipeline {
-  handle(req: http.IncomingMessage, res: http.ServerResponse, body: Readable | null): void;
+  /** `connection` is the TLS connection the request came over (for HTTP/2, req.socket is not it). */
+  handle(req: ServerRequest, res: ServerResponse, body: Readable | null, connection: TlsServerConnection): void;
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
   setStages(stages: PipelineStages): void;
 }
@@ -96,30 +103,43 @@ export function normalizeHost(host: string | undefined): string {
   return value.endsWith(':443') ? value.slice(0, -4) : value;
 }
 
-export function edgeRequestOf(req: http.IncomingMessage): EdgeRequest {
-  const socket = req.socket as unknown as TlsServerConnection;
-  return {
-    requestId: requestIdFor(socket),
+/** The request as the stages see it; for HTTP/2, its header section as HTTP/1.1 has it (http2-request.ts). */
+export function edgeRequestOf(req: ServerRequest, connection: TlsServerConnection): EdgeRequest | { readonly problem: string; readonly request: EdgeRequest } {
+  let headers: HeaderMap = req.headers;
+  let problem: string | undefined;
+  if (req.httpVersionMajor === 2) {
+    const converted = http1Headers(req.headers);
+    if ('problem' in converted) problem = converted.problem;
+    else headers = converted.headers;
+  }
+  const request: EdgeRequest = {
+    requestId: requestIdFor(connection),
     method: req.method ?? 'GET',
     url: req.url ?? '/',
-    host: normalizeHost(req.headers.host),
+    host: problem === undefined ? normalizeHost(headers.host as string | undefined) : '',
     httpVersion: req.httpVersion,
-    headers: req.headers,
-    clientIp: socket.remoteAddress ?? '',
-    clientPort: socket.remotePort ?? 0,
-    servername: socket.servername || '',
+    headers,
+    clientIp: connection.remoteAddress ?? '',
+    clientPort: connection.remotePort ?? 0,
+    servername: connection.servername || '',
   };
+  return problem === undefined ? request : { problem, request };
 }
+
+/** RFC 9113 §8.2.2: fields that describe an HTTP/1.1 connection; an HTTP/2 message must not carry them. */
+const HTTP2_CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /**
  * Response headers as the raw [name, value, ...] list writeHead takes, arrays kept as repeated
- * fields, and X-Request-Id set to the edge's id (whatever the origin sent under that name).
+ * fields, and X-Request-Id set to the edge's id (whatever the origin sent under that name). Over
+ * HTTP/2 the connection-specific fields are left out (the edge's own answers may ask HTTP/1.1 to
+ * close; what the origin sent has lost its hop-by-hop fields already).
  */
-function rawHeaders(headers: HeaderMap, requestId: string): string[] {
+function rawHeaders(headers: HeaderMap, requestId: string, http2 = false): string[] {
   const out: string[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || name === 'x-request-id') continue;
+    if (value === undefined || name === 'x-request-id' || (http2 && HTTP2_CONNECTION_SPECIFIC.has(name))) continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
@@ -182,8 +202,8 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
     });
   };
 
-  const send = (res: http.ServerResponse, response: EdgeResponse, requestId: string, onError: (err: Error) => void): void => {
-    res.writeHead(response.status, rawHeaders(response.headers, requestId));
+  const send = (res: http.ServerResponse, response: EdgeResponse, requestId: string, http2: boolean, onError: (err: Error) => void): void => {
+    res.writeHead(response.status, rawHeaders(response.headers, requestId, http2));
     const body = response.body;
     if (body === null) {
       res.end();
@@ -214,17 +234,22 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
       return;
     }
     const page = errorResponse(status, reason, request.requestId, request.headers.accept as string | undefined, extra);
-    res.writeHead(page.status, rawHeaders(page.headers, request.requestId));
+    res.writeHead(page.status, rawHeaders(page.headers, request.requestId, request.httpVersion === '2.0'));
     res.end(page.body);
   };
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Readable | null): Promise<void> {
+  async function handle(req: ServerRequest, response: ServerResponse, body: Readable | null, connection: TlsServerConnection): Promise<void> {
     const started = performance.now();
-    const request = edgeRequestOf(req);
+    // http2's compatibility response takes the same calls used here, the flat [name, value, ...]
+    // header list of writeHead included (Node ≥ 18); its typings only name the object form.
+    const res = response as http.ServerResponse;
+    const head = edgeRequestOf(req, connection);
+    const request = 'problem' in head ? head.request : head;
     const fields: Record<string, unknown> = {};
     // The client going away aborts everything done for it (an origin fetch, a cache fill it alone waits for).
     const client = new ClientGone();
     finish(request, res, started, fields, client);
+    if ('problem' in head) return sendError(res, request, 400, head.problem);
     if (!request.host) return sendError(res, request, 400, 'a Host header is required (RFC 9110 §7.2)');
 
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -252,7 +277,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
         fields.waf = verdict.note;
         if (verdict.action === 'respond') {
           if (forwardBody && !Buffer.isBuffer(forwardBody)) forwardBody.resume();
-          res.writeHead(verdict.status, rawHeaders(verdict.headers, request.requestId));
+          res.writeHead(verdict.status, rawHeaders(verdict.headers, request.requestId, request.httpVersion === '2.0'));
           res.end(verdict.body);
           return;
         }
@@ -262,7 +287,7 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
         : await current.origin.fetch(request, forwardBody, client.signal);
       // Headers go out as a raw list, which res.getHeader() cannot read back: the log takes it from here.
       if (response.headers['cache-status'] !== undefined) fields.cache = response.headers['cache-status'];
-      send(res, response, request.requestId, (err) => {
+      send(res, response, request.requestId, request.httpVersion === '2.0', (err) => {
         fields.error = (err as { code?: string }).code ?? err.message;
         log.debug({ requestId: request.requestId, err: { message: err.message } }, 'response stream ended early');
       });
@@ -281,16 +306,18 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
   }
 
   return {
-    handle(req, res, body) {
-      handle(req, res, body).catch((err: unknown) => {
+    handle(req, res, body, connection) {
+      handle(req, res, body, connection).catch((err: unknown) => {
         // handle() answers its own failures; this is the last guard, so a bug costs one request, not the process.
         log.error({ err: { message: (err as Error).message } }, 'request failed inside the edge');
-        if (!res.headersSent) res.writeHead(500, { 'content-length': '0', connection: 'close' }).end();
+        // HTTP/2 has no Connection field (RFC 9113 §8.2.2): there the stream ends, the connection stays.
+        if (!res.headersSent) (res as http.ServerResponse).writeHead(500, req.httpVersionMajor === 2 ? { 'content-length': '0' } : { 'content-length': '0', connection: 'close' }).end();
         else res.destroy();
       });
     },
     upgrade(req, socket, head) {
-      const request = edgeRequestOf(req);
+      // Upgrade exists in HTTP/1.1 only, where req.socket is the TLS connection.
+      const request = edgeRequestOf(req, req.socket as unknown as TlsServerConnection) as EdgeRequest;
       const started = performance.now();
       const current = stages;
       void (async () => {

@@ -171,7 +171,8 @@ describe('keyless demo', () => {
       expect(banner).toMatch(/^ {2}origin +https:\/\/127\.0\.0\.1:\d+ /m);
       const fetchLine = /^ {2}fetch: +(.+)$/m.exec(banner)![1]!;
       const first = spawnSync('sh', ['-c', fetchLine], { encoding: 'utf8' });
-      expect(first.stdout).toMatch(/^HTTP\/1\.1 200/m);
+      // curl offers h2; the demo edge serves HTTP/2 (tls.alpn's default).
+      expect(first.stdout).toMatch(/^HTTP\/2 200/m);
       expect(first.stdout).toMatch(/cache-status: keyless; fwd=uri-miss/i);
       const second = spawnSync('sh', ['-c', fetchLine], { encoding: 'utf8' });
       expect(second.stdout).toMatch(/cache-status: keyless; hit/i);

@@ -152,6 +152,17 @@ describe('validation', () => {
     expect(found).toContain("field 'tls.cipherSuites[0]'");
   });
 
+  it('names the field of HTTP settings that contradict each other or the protocols served', async () => {
+    const file = await configWith((doc) => {
+      doc.http = { headersTimeoutMs: 30_000, requestTimeoutMs: 10_000, maxConcurrentStreams: 0 };
+      (doc.tls as Record<string, unknown>).alpn = ['h2', 'h2', 'spdy/3'];
+    });
+    const found = (await problems(file)).join('\n');
+    expect(found).toContain("field 'http.headersTimeoutMs'");
+    expect(found).toContain("field 'http.maxConcurrentStreams'");
+    expect(found).toContain("field 'tls.alpn[2]'");
+  });
+
   it('resolves paths relative to the config file and fills the limits with numbers', async () => {
     const config = await loadEdgeConfig(await writeEdgeConfig(dir, { pki, keyServers: ['127.0.0.1:2407'] }));
     expect(path.isAbsolute(config.keyServers.ca)).toBe(true);

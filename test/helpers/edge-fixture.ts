@@ -18,6 +18,8 @@ export interface EdgeFixtureOptions {
   readonly extra?: string;
   /** Replaces lines of the generated config: [search, replacement]. */
   readonly replace?: readonly [string | RegExp, string][];
+  /** tls.alpn (default: HTTP/1.1 only). */
+  readonly alpn?: readonly ('h2' | 'http/1.1')[];
   readonly log?: Logger;
 }
 
@@ -29,7 +31,7 @@ export interface EdgeFixture {
 }
 
 export async function writeEdgeConfig(dir: string, options: EdgeFixtureOptions): Promise<string> {
-  let yaml = devEdgeConfigYaml({ pkiDir: options.pki.dir, listen: '127.0.0.1:0', keyServers: options.keyServers, ...(options.edge ? { edge: options.edge } : {}), ...(options.extra ? { extra: options.extra } : {}) });
+  let yaml = devEdgeConfigYaml({ pkiDir: options.pki.dir, listen: '127.0.0.1:0', keyServers: options.keyServers, ...(options.edge ? { edge: options.edge } : {}), ...(options.extra ? { extra: options.extra } : {}), ...(options.alpn ? { alpn: options.alpn } : {}) });
   for (const [search, replacement] of options.replace ?? []) yaml = yaml.replace(search, replacement);
   const file = path.join(dir, 'edge.yaml');
   await writeFile(file, yaml);

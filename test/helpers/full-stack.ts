@@ -24,6 +24,8 @@ export interface FullStackOptions {
   readonly keyServer?: KeyServerFixture;
   /** The edge's logger (default: silent). */
   readonly log?: Logger;
+  /** tls.alpn (default: HTTP/1.1 only). */
+  readonly alpn?: readonly ('h2' | 'http/1.1')[];
 }
 
 export interface FullStack {
@@ -55,7 +57,7 @@ export async function startFullStack(options: FullStackOptions = {}): Promise<Fu
   const extra = `${originSection(pki, origin, options.originExtra)}${cache}admin: { listen: 127.0.0.1:0, tokenEnv: ${TOKEN_ENV} }\n${options.extra ?? ''}`;
   let edge: EdgeFixture;
   try {
-    edge = await startEdgeFixture({ pki, keyServers: [keyServer.address], extra, ...(options.log ? { log: options.log } : {}) });
+    edge = await startEdgeFixture({ pki, keyServers: [keyServer.address], extra, ...(options.log ? { log: options.log } : {}), ...(options.alpn ? { alpn: options.alpn } : {}) });
   } catch (err) {
     await origin.close();
     if (!options.keyServer) await keyServer.stop();

@@ -63,3 +63,46 @@ describe.skipIf(!present)('headless Chromium through the whole pipeline', () => 
     }
   });
 });
+
+describe.skipIf(!present)('headless Chromium over HTTP/2 (tls.alpn: [h2, http/1.1])', () => {
+  let full: FullStack;
+  beforeAll(async () => {
+    full = await startFullStack({ alpn: ['h2', 'http/1.1'] });
+  });
+  afterAll(async () => full?.stop());
+
+  it('loads the demo page and its assets over h2, and a WebSocket from the page still works (over HTTP/1.1)', async () => {
+    const browser = await launchChromium([full.keyServer.pki.sites['site-ecdsa-p256'].cert]);
+    try {
+      const page = await browser.newPage();
+      const failed: string[] = [];
+      page.on('requestfailed', (r) => failed.push(r.url()));
+      const response = await page.goto(`${full.base}/`, { waitUntil: 'networkidle' });
+      expect(response?.status()).toBe(200);
+      expect(await page.title()).toMatch(/Keyless edge demo/);
+      const protocols = await page.evaluate(() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).map((e) => (e as PerformanceResourceTiming).nextHopProtocol));
+      expect(protocols.length).toBeGreaterThan(1);
+      expect(protocols.every((p) => p === 'h2')).toBe(true);
+      expect(failed).toEqual([]);
+      // No RFC 8441 extended CONNECT is offered, so the browser opens an HTTP/1.1 connection for it.
+      const echoed = await page.evaluate(
+        (url) =>
+          new Promise<string>((resolve, reject) => {
+            const ws = new WebSocket(url);
+            ws.onopen = () => ws.send('over h1 beside h2');
+            ws.onmessage = (m) => {
+              resolve(String(m.data));
+              ws.close();
+            };
+            ws.onerror = () => reject(new Error('websocket failed'));
+          }),
+        `${full.base.replace('https:', 'wss:')}/ws`,
+      );
+      expect(echoed).toContain('over h1 beside h2');
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'chromium-demo-page-h2.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -20,7 +20,14 @@ describe.skipIf(!curl)('curl --tlsv1.3', () => {
     expect(result.code).toBe(0);
     const answer = edgeAnswer(result.stdout);
     expect(answer?.path).toBe('/curl?x=1');
-    expect(answer?.tls.alpn).toBe('http/1.1');
+    // curl offers h2 and http/1.1; the edge prefers h2 (tls.alpn's default order).
+    expect(answer?.tls.alpn).toBe('h2');
+  });
+
+  it('--http1.1 offers only http/1.1 and gets it', async () => {
+    const result = await run('curl', ['--silent', '--show-error', '--http1.1', '--tlsv1.3', '--cacert', stack.caFile, '--resolve', `localhost:${stack.port}:127.0.0.1`, `https://localhost:${stack.port}/curl11`]);
+    expect(result.code).toBe(0);
+    expect(edgeAnswer(result.stdout)?.tls.alpn).toBe('http/1.1');
   });
 
   it('reuses one TLS connection for several requests (keep-alive)', async () => {
