@@ -24,7 +24,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startNginx(dir: string, pki: DevPkiLayout, originPort: number, workers = 1): Promise<NginxUnderTest> {
+/** `http2`: also serve HTTP/2 (ALPN h2) on the listener, for the HTTP/2 cells of bench:proxy. */
+export async function startNginx(dir: string, pki: DevPkiLayout, originPort: number, workers = 1, options: { http2?: boolean } = {}): Promise<NginxUnderTest> {
   const port = await freePort();
   await mkdir(path.join(dir, 'logs'), { recursive: true });
   await mkdir(path.join(dir, 'cache'), { recursive: true });
@@ -40,8 +41,9 @@ http {
   access_log off;
   proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:10m max_size=256m inactive=1h use_temp_path=off;
   upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
+  ${options.http2 ? 'keepalive_requests 100000000;  # h2load does not reconnect after GOAWAY' : ''}
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl${options.http2 ? ' http2' : ''};
     server_name localhost;
     ssl_protocols TLSv1.3;
     ssl_certificate ${pki.sites['site-ecdsa-p256'].chain};
