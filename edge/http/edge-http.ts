@@ -1,6 +1,7 @@
 // HTTP on the decrypted connections: node's http.Server (llhttp: framing, header limits, the
 // 408/431/400 answers), fed by the TLS layer with `server.emit('connection', tlsConnection)`; it
-// never listens on a port of its own. With a pipeline (origins configured) every request goes
+// never listens on a port of its own. A connection whose ALPN chose h2 goes to the HTTP/2 server
+// of http2-server.ts instead, and its requests to the same pipeline. With a pipeline (origins configured) every request goes
 // straight to it; without one, fastify answers every request with what the TLS layer negotiated.
 //
 // Why the pipeline is not behind fastify: it forwards every method and path as sent, parses no
@@ -9,7 +10,7 @@
 // cost about 290 µs in all (bench:proxy, measured alternating). Fastify serves the admin API (admin/) and the built-in
 // answer here.
 import http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import { fastify, type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import type { TlsServerConnection } from '../tls/connection.js';
@@ -36,8 +37,6 @@ export interface EdgeHttpOptions {
 export interface EdgeHttp {
   /** HTTP/1.1: node's http.Server. */
   readonly server: http.Server;
-  /** HTTP/2 (the connections whose ALPN chose "h2"): node's http2 server, compatibility API. */
-  readonly http2Server: http2.Http2Server;
   /** Takes a decrypted connection: HTTP/2 when ALPN chose h2, HTTP/1.1 otherwise (RFC 9113 §3.2). */
   accept(connection: TlsServerConnection): void;
   close(): Promise<void>;
@@ -111,7 +110,6 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
     server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => pipeline.upgrade(req, socket, head));
     return {
       server,
-      http2Server: h2.server,
       accept,
       async close() {
         stopServers();
@@ -144,7 +142,6 @@ export async function createEdgeHttp(options: EdgeHttpOptions): Promise<EdgeHttp
   await app.ready();
   return {
     server,
-    http2Server: h2.server,
     accept,
     async close() {
       stopServers();

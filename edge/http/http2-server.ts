@@ -29,7 +29,6 @@ export interface Http2Limits {
 export type Http2RequestHandler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, body: Readable | null, connection: TlsServerConnection) => void;
 
 export interface DecryptedHttp2 {
-  readonly server: http2.Http2Server;
   accept(connection: TlsServerConnection): void;
   /** Closes every session at once (the edge is stopping). */
   close(): void;
@@ -92,7 +91,6 @@ export function decryptedHttp2Server(limits: Http2Limits, log: Logger, onRequest
   });
 
   return {
-    server,
     accept(connection) {
       arriving = connection;
       try {
