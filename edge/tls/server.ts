@@ -72,6 +72,11 @@ export class TlsServer extends EventEmitter<TlsServerEvents> {
     return this.open.size;
   }
 
+  /** Tickets issued by the current ticket keeper (the same one across reloads). */
+  get ticketsIssued(): number {
+    return this.settings.sessionTickets?.issued ?? 0;
+  }
+
   /** New connections use these settings (reloaded certificates, signers); running ones keep theirs. */
   updateSettings(settings: HandshakeSettings): void {
     this.settings = settings;
@@ -152,6 +157,17 @@ function createTlsMetrics(registry: Registry, server: TlsServer) {
       registers: [registry],
       collect() {
         this.set(server.connectionCount);
+      },
+    }),
+    ticketsIssued: new Counter({
+      name: 'keyless_edge_tls_session_tickets_issued_total',
+      help: 'NewSessionTicket messages sent (RFC 8446 §4.6.1); resumptions are handshakes_total{outcome="resumed"}.',
+      registers: [registry],
+      collect() {
+        // The ticket keeper counts (it outlives reloads); the counter shows its count.
+        const issued = server.ticketsIssued;
+        this.reset();
+        if (issued > 0) this.inc(issued);
       },
     }),
     pending: new Gauge({

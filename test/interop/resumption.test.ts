@@ -72,6 +72,9 @@ describe('session resumption', () => {
     expect((await nodeRequest(stack, { session: second.session! })).reused).toBe(true);
     const metrics = await stack.edge.edge.registry.getSingleMetricAsString('keyless_edge_tls_handshakes_total');
     expect(metrics).toMatch(/outcome="resumed"\} [2-9]/);
+    // One ticket per handshake, resumed ones included: at least the three made here.
+    const tickets = await stack.edge.edge.registry.getSingleMetricAsString('keyless_edge_tls_session_tickets_issued_total');
+    expect(Number(/^keyless_edge_tls_session_tickets_issued_total (\d+)$/m.exec(tickets)?.[1])).toBeGreaterThanOrEqual(3);
   });
 
   it('a reload keeps the ticket keys: a ticket from before it resumes after it', async () => {

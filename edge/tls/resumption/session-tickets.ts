@@ -20,6 +20,9 @@ export interface IssuedSession {
 const TICKET_NONCE = Buffer.alloc(1);
 
 export class SessionTickets {
+  /** NewSessionTicket bodies made since start (keyless_edge_tls_session_tickets_issued_total). */
+  issued = 0;
+
   constructor(
     readonly keys: TicketKeys,
     /** RFC 8446 §4.6.1 ticket_lifetime, at most 7 days. */
@@ -52,6 +55,7 @@ export class SessionTickets {
     };
     const ticket = sealTicket(this.keys, state, nowMs);
     state.psk.fill(0);
+    this.issued++;
     // No early_data extension: this server never accepts 0-RTT (§4.2.10), so it never invites it.
     return encodeNewSessionTicket({ ticketLifetime: this.lifetimeSeconds, ticketAgeAdd: ageAdd, ticketNonce: TICKET_NONCE, ticket, extensions: [] });
   }
