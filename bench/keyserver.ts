@@ -15,6 +15,7 @@
 //   --json             the results as JSON instead of the table
 //   --audit-delay MS   the key server's audit.maxBatchDelayMs (default: the configuration default)
 //   --signing-threads N  the file store's signingThreads (default: one per core; 0: libuv's pool)
+//   --checkpoint-before-reply  the key server's audit.checkpointBeforeReply: each signature also waits for the truncation checkpoint
 //   --profile DIR      write a V8 CPU profile of the key server to DIR (node --cpu-prof)
 import { constants, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign } from 'node:crypto';
 import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
@@ -60,6 +61,7 @@ interface Settings {
   readonly profileDir: string | undefined;
   readonly auditBatchDelayMs: number | undefined;
   readonly signingThreads: number | undefined;
+  readonly checkpointBeforeReply: boolean;
 }
 
 export interface CellResult {
@@ -93,6 +95,7 @@ export interface BenchReport {
     readonly passes: number;
     readonly auditBatchDelayMs: number | null;
     readonly signingThreads: number | null;
+    readonly checkpointBeforeReply: boolean;
   };
   readonly raw: Readonly<Record<string, number>>;
   readonly cells: readonly CellResult[];
@@ -115,6 +118,7 @@ function parseSettings(args: string[]): Settings {
       profile: { type: 'string' },
       'audit-delay': { type: 'string' },
       'signing-threads': { type: 'string' },
+      'checkpoint-before-reply': { type: 'boolean', default: false },
     },
   });
   const list = <T extends { id: string }>(value: string | undefined, all: readonly T[], flag: string): T[] => {
@@ -148,6 +152,7 @@ function parseSettings(args: string[]): Settings {
     profileDir: values.profile,
     auditBatchDelayMs: auditDelay,
     signingThreads,
+    checkpointBeforeReply: values['checkpoint-before-reply'] === true,
   };
 }
 
@@ -162,6 +167,7 @@ export async function run(args: string[]): Promise<number> {
     ...(settings.profileDir !== undefined ? { profileDir: settings.profileDir } : {}),
     ...(settings.auditBatchDelayMs !== undefined ? { auditBatchDelayMs: settings.auditBatchDelayMs } : {}),
     ...(settings.signingThreads !== undefined ? { signingThreads: settings.signingThreads } : {}),
+    checkpointBeforeReply: settings.checkpointBeforeReply,
   });
   let report: BenchReport;
   try {
@@ -232,6 +238,7 @@ async function measure(server: KeyServerUnderTest, settings: Settings, progress:
       passes: settings.passes,
       auditBatchDelayMs: settings.auditBatchDelayMs ?? null,
       signingThreads: settings.signingThreads ?? null,
+      checkpointBeforeReply: settings.checkpointBeforeReply,
     },
     raw,
     cells,
@@ -337,7 +344,7 @@ function renderReport(report: BenchReport, settings: Settings): string {
   return [
     '',
     `key server benchmark: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${per}`,
-    'key server in its own process, audit log on (fsync, group commit); load from the edge client (KeyServerPool) in this process',
+    `key server in its own process, audit log on (fsync, group commit; a signature waits for its line${settings.checkpointBeforeReply ? ' and the checkpoint' : ''}); load from the edge client (KeyServerPool) in this process`,
     '',
     `raw crypto.sign, one thread, this process (best of ${settings.passes}):`,
     ...Object.entries(report.raw).map(([id, rate]) => `  ${label(id).padEnd(14)} ${formatCount(rate).padStart(8)} signatures/s`),

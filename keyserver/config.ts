@@ -74,6 +74,8 @@ export const keyServerConfigSchema = z.strictObject({
     maxFileBytes: z.number().int().positive().default(64 * 1024 * 1024),
     /** Group commit window for the first line of a batch; 0 (default): write at the end of the event-loop turn. */
     maxBatchDelayMs: z.number().nonnegative().max(1000).default(0),
+    /** Hold each signature until the truncation checkpoint names its line too, not only until the line is durable. */
+    checkpointBeforeReply: z.boolean().default(false),
   }),
   limits: z
     .strictObject({

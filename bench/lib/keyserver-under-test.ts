@@ -31,6 +31,8 @@ export interface KeyServerUnderTestOptions {
   readonly signingThreads?: number;
   /** audit.maxBatchDelayMs; default: the configuration's default. */
   readonly auditBatchDelayMs?: number;
+  /** audit.checkpointBeforeReply; default false, as in the configuration. */
+  readonly checkpointBeforeReply?: boolean;
   /** Extra environment for the key server, e.g. UV_THREADPOOL_SIZE. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -44,6 +46,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     doc.setIn(['policy', 'edges', 0, 'rateLimit'], doc.createNode({ perSecond: 1_000_000, burst: 10_000_000 }));
     if (options.signingThreads !== undefined) doc.setIn(['keyStores', 0, 'signingThreads'], options.signingThreads);
     if (options.auditBatchDelayMs !== undefined) doc.setIn(['audit', 'maxBatchDelayMs'], options.auditBatchDelayMs);
+    if (options.checkpointBeforeReply === true) doc.setIn(['audit', 'checkpointBeforeReply'], true);
     const configFile = path.join(dir, 'keyserver.yaml');
     await writeFile(configFile, doc.toString());
 

@@ -1,8 +1,9 @@
 // The checkpoint ("audit.head"): seq and hash of the last line known to be durable. It is what
 // makes truncation detectable: deleting whole lines from the end leaves a perfectly valid chain,
 // but a shorter one than the checkpoint records. It is written only after the log lines it names
-// are durable, so it never runs ahead of the log; after a crash it may lag by one batch (whose
-// appends had not resolved, so no signature went out for them).
+// are durable, so it never runs ahead of the log. It trails the log by the batches written while
+// one checkpoint update is on its way (see audit-log.ts for why appends do not wait for it, and
+// the `checkpointBeforeReply` option that makes them); after a crash it may lag by those batches.
 //
 // How it is written: the first time atomically (a temporary file, fsync'ed, renamed over the old
 // one, the directory fsync'ed); from then on in place, as PostgreSQL writes pg_control: one

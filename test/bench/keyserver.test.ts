@@ -20,5 +20,15 @@ describe('keyless bench keyserver --quick', () => {
       }
     }
     expect(stdout).toMatch(/audit log: \d+ lines, chain intact/);
+    expect(stdout).toMatch(/a signature waits for its line\)/);
+  });
+
+  it('--checkpoint-before-reply runs the key server with audit.checkpointBeforeReply and says so', async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--algorithms', 'ecdsa-p256', '--rpc', 'sign-stream', '--concurrency', '4', '--checkpoint-before-reply', '--json']);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as { settings: { checkpointBeforeReply: boolean }; cells: unknown[]; audit: { chainIntact: boolean } };
+    expect(report.settings.checkpointBeforeReply).toBe(true);
+    expect(report.cells).toHaveLength(1);
+    expect(report.audit.chainIntact).toBe(true);
   });
 });

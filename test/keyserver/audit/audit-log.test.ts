@@ -2,7 +2,7 @@
 // concurrency, real write failures, and recovery from a crash-cut line.
 import { appendFile, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../../keyserver/audit/audit-log.js';
 import type { AuditEntry, AuditLine, RecoveryLine } from '../../../keyserver/audit/audit-line.js';
 import { GENESIS_PREV, sha256Hex } from '../../../keyserver/audit/audit-line.js';
@@ -163,13 +163,14 @@ describe('AuditLog: group commit and ordering', () => {
     expect(stats.fsyncs).toBeLessThan(stats.linesWritten);
   });
 
-  it('resolves an append only after its batch was fsync\'ed', async () => {
+  it('resolves an append only after its batch was fsync\'ed; the checkpoint follows', async () => {
     const log = await AuditLog.open({ dir });
     const before = log.stats().fsyncs;
     await log.append(sampleEntry(0));
     expect(log.stats().fsyncs).toBe(before + 1);
-    expect(log.stats().checkpointWrites).toBe(1);
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBe(1));
     await log.close();
+    expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 1, checkpoint: 'matched' });
   });
 });
 
@@ -194,10 +195,23 @@ describe('AuditLog: write failures', () => {
     expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 1 });
   });
 
-  it('fails closed when the checkpoint cannot be replaced', async () => {
+  it('fails closed when the checkpoint cannot be written: the line already durable stays acknowledged, later appends are refused', async () => {
     const log = await AuditLog.open({ dir });
     await log.append(sampleEntry(0));
-    // rename(2) of a file over a directory fails with EISDIR.
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBe(1)); // it follows the line
+    // The checkpoint is written in place; one removed under the log fails the next update.
+    await rm(path.join(dir, 'audit.head'));
+    await mkdir(path.join(dir, 'audit.head'));
+    await log.append(sampleEntry(1)); // its line is durable; the checkpoint update after it fails
+    await vi.waitFor(() => expect(log.healthy()).toBe(false));
+    await expect(log.append(sampleEntry(2))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    await log.close();
+    expect(await fileLines(path.join(dir, 'audit.jsonl'))).toHaveLength(2);
+  });
+
+  it('with checkpointBeforeReply, an append whose checkpoint fails is refused', async () => {
+    const log = await AuditLog.open({ dir, checkpointBeforeReply: true });
+    await log.append(sampleEntry(0));
     await rm(path.join(dir, 'audit.head'));
     await mkdir(path.join(dir, 'audit.head'));
     await expect(log.append(sampleEntry(1))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });

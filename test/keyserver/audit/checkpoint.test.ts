@@ -4,7 +4,7 @@
 import { open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../../keyserver/audit/audit-log.js';
 import { CHECKPOINT_RECORD_BYTES, CheckpointWriter, readCheckpoint } from '../../../keyserver/audit/checkpoint.js';
 import { verifyAuditFiles } from '../../../keyserver/audit/verify.js';
@@ -87,13 +87,18 @@ describe('AuditLog with the in-place checkpoint', () => {
   it('keeps one checkpoint file, matched by verify, and fails closed when it is deleted under it', async () => {
     const log = await AuditLog.open({ dir });
     await log.append(sampleEntry(0));
+    // The first checkpoint follows the line (atomically created); the rest overwrite it in place.
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBe(1));
     const { ino } = await stat(head());
     for (let i = 1; i < 20; i++) await log.append(sampleEntry(i));
     expect((await stat(head())).ino).toBe(ino);
     expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 20, checkpoint: 'matched' });
 
     await rm(head());
-    await expect(log.append(sampleEntry(20))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    // Line 21 is durable and acknowledged; the checkpoint update after it finds the file gone.
+    await log.append(sampleEntry(20));
+    await vi.waitFor(() => expect(log.healthy()).toBe(false));
+    await expect(log.append(sampleEntry(21))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
     expect(log.healthy()).toBe(false);
     await log.close();
   });

@@ -1,7 +1,8 @@
 // Group commit with the checkpoint update overlapping the next batch's write: the checkpoint never
-// names a line that is not yet durable, every append resolves only after a checkpoint covers its
-// line, resolution stays in seq order, and the overlap does happen. maxBatchDelayMs 0 writes at the
-// end of the event-loop turn.
+// names a line that is not yet durable, every append resolves once its line is durable (and, with
+// checkpointBeforeReply, only once a checkpoint covers it too), resolution stays in seq order, the
+// overlap does happen, and close() leaves the checkpoint on the last line. maxBatchDelayMs 0 writes
+// at the end of the event-loop turn.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../keyserver/audit/audit-log.js';
 import type { Checkpoint } from '../../../keyserver/audit/checkpoint.js';
@@ -44,19 +45,24 @@ function instrument(log: AuditLog, events: Event[]): void {
 }
 
 describe('AuditLog group commit', () => {
-  it('checkpoints only durable lines, resolves only checkpointed lines, in order, overlapping writes and checkpoints', async () => {
-    const log = await AuditLog.open({ dir, maxBatchLines: 50 });
+  async function run(checkpointBeforeReply: boolean): Promise<{ events: Event[]; log: AuditLog; total: number }> {
+    const log = await AuditLog.open({ dir, maxBatchLines: 50, checkpointBeforeReply });
     const events: Event[] = [];
     instrument(log, events);
     const total = 400;
     await Promise.all(Array.from({ length: total }, (_, i) => log.append(sampleEntry(i)).then(() => events.push({ kind: 'resolved', seq: i + 1 }))));
     await log.close();
+    return { events, log, total };
+  }
 
+  /** Walks the events, checking the order rules every mode keeps; returns what the mode-specific checks need. */
+  function replay(events: Event[]): { overlapped: number; resolvedAhead: number; resolved: number; lastCheckpoint: number } {
     let durable = 0;
     let checkpointed = 0;
     let resolved = 0;
     let checkpointInFlight = false;
     let overlapped = 0;
+    let resolvedAhead = 0;
     for (const e of events) {
       if (e.kind === 'write-start' && checkpointInFlight) overlapped++;
       if (e.kind === 'write-end') durable = e.lastSeq;
@@ -69,14 +75,34 @@ describe('AuditLog group commit', () => {
         checkpointInFlight = false;
       }
       if (e.kind === 'resolved') {
-        expect(e.seq, 'an append resolves only once a checkpoint covers it').toBeLessThanOrEqual(checkpointed);
+        expect(e.seq, 'an append resolves only once its line is durable').toBeLessThanOrEqual(durable);
         expect(e.seq, 'appends resolve in seq order').toBe(resolved + 1);
+        if (e.seq > checkpointed) resolvedAhead++;
         resolved = e.seq;
       }
     }
-    expect(resolved).toBe(total);
-    expect(overlapped, 'a batch was written while the previous checkpoint was being updated').toBeGreaterThan(0);
+    return { overlapped, resolvedAhead, resolved, lastCheckpoint: checkpointed };
+  }
+
+  it('resolves appends when their line is durable, checkpoints only durable lines, in order, overlapping writes and checkpoints', async () => {
+    const { events, log, total } = await run(false);
+    const r = replay(events);
+    expect(r.resolved).toBe(total);
+    expect(r.resolvedAhead, 'appends did not wait for the checkpoint').toBeGreaterThan(0);
+    expect(r.lastCheckpoint, 'close() leaves the checkpoint on the last line').toBe(total);
+    expect(r.overlapped, 'a batch was written while the previous checkpoint was being updated').toBeGreaterThan(0);
     expect(log.stats().checkpointWrites, 'one checkpoint can cover several batches').toBeLessThanOrEqual(log.stats().batches);
+    expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: total, checkpoint: 'matched' });
+  });
+
+  it('with checkpointBeforeReply, resolves only checkpointed lines', async () => {
+    const { events, log, total } = await run(true);
+    const r = replay(events);
+    expect(r.resolved).toBe(total);
+    expect(r.resolvedAhead, 'an append resolves only once a checkpoint covers it').toBe(0);
+    expect(r.lastCheckpoint).toBe(total);
+    expect(r.overlapped, 'a batch was written while the previous checkpoint was being updated').toBeGreaterThan(0);
+    expect(log.stats().checkpointWrites).toBeLessThanOrEqual(log.stats().batches);
     expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: total, checkpoint: 'matched' });
   });
 
