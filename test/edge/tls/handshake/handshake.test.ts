@@ -356,6 +356,44 @@ describe('configured refusals and limits', () => {
   });
 });
 
+describe('the remote signature', () => {
+  /** Signers that run `before` ahead of each in-process signature. */
+  function signersWith(before: (signal: AbortSignal) => Promise<void>): Map<string, Signer> {
+    return new Map<string, Signer>(
+      [...suite.signers].map(([id, s]) => [id, { keyId: s.keyId, schemes: s.schemes, sign: async (...a: Parameters<Signer['sign']>) => (await before(a[3]), s.sign(...a)) }]),
+    );
+  }
+
+  it('is withdrawn when the client goes away while it is pending, and its slot is given back', async () => {
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => (asked = r));
+    let withdrawn = false;
+    const server = await startTlsServerFixture({
+      pki: suite.pki,
+      signers: signersWith(
+        (signal) =>
+          new Promise<void>((_, reject) => {
+            asked();
+            signal.addEventListener('abort', () => {
+              withdrawn = true;
+              reject(signal.reason);
+            });
+          }),
+      ),
+    });
+    suite.onCleanup(() => server.close());
+    const c = await client(server.port);
+    c.sendClientHello({ extensions: typicalClientExtensions({ keyShares: [{ group: NamedGroup.x25519, keyExchange: generateKeyShare(NamedGroup.x25519).publicKey }] }) });
+    await wasAsked;
+    expect(server.server.signatureSlots.pending).toBe(1);
+    c.close();
+    await expect.poll(() => withdrawn, { timeout: 2_000 }).toBe(true);
+    await expect.poll(() => server.server.signatureSlots.pending, { timeout: 2_000 }).toBe(0);
+    // Reported as the socket going away, not as a signing failure.
+    await expect.poll(() => server.failures.map((f) => (f.error as { code?: string }).code), { timeout: 2_000 }).toEqual(['TLS_ERR_SOCKET']);
+  });
+});
+
 describe('hostile bytes', () => {
   async function alertForBytes(bytes: Buffer): Promise<number | 'closed'> {
     const c = await client();
