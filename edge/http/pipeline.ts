@@ -191,6 +191,8 @@ export function createPipeline(initial: PipelineStages, limits: PipelineLimits, 
           client: request.clientIp,
           host: request.host,
           method: request.method,
+          // As nginx's $server_protocol: which of the edge's HTTP servers carried the request.
+          protocol: `HTTP/${request.httpVersion}`,
           path: path!.length > 512 ? `${path!.slice(0, 512)}…` : path,
           status,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
