@@ -13,7 +13,8 @@
 // no certificate and no signature, so the key server is out of the path; the "resumed" column
 // says what share of the handshakes each server did resume.
 //
-//   npm run bench:handshake [-- --seconds 4] [--passes 3] [--resume] [--quick] [--json]
+//   npm run bench:handshake [-- --seconds 4] [--passes 3] [--resume] [--quick] [--json] [--profile DIR]
+//   --profile DIR writes a V8 CPU profile of the edge and one of the key server to DIR (node --cpu-prof).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -53,7 +54,7 @@ const KEYS = [
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { seconds: { type: 'string' }, passes: { type: 'string' }, resume: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: { seconds: { type: 'string' }, passes: { type: 'string' }, resume: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, profile: { type: 'string' } },
     strict: true,
   });
   const durationMs = values.quick ? 300 : Number(values.seconds ?? 4) * 1000;
@@ -62,14 +63,15 @@ export async function run(args: string[]): Promise<number> {
   const concurrencies = values.quick ? [1, 4] : [1, 16];
   const resume = values.resume;
 
-  const keyServer = await startKeyServerUnderTest();
+  const keyServer = await startKeyServerUnderTest(values.profile !== undefined ? { profileDir: values.profile } : {});
   const pkiDir = keyServer.pki.dir;
   const edgeConfig = path.join(pkiDir, '..', 'edge.yaml');
   await writeFile(
     edgeConfig,
     devEdgeConfigYaml({ pkiDir, listen: '127.0.0.1:0', keyServers: [keyServer.address], extra: 'limits: { maxPendingSignatures: 100000, maxConnections: 100000 }\nlog: { level: info }\n' }),
   );
-  const { process: edge, ready } = await KeylessProcess.start({ args: ['edge', '--config', edgeConfig], readyMessage: 'edge ready' });
+  const profileArgs = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
+  const { process: edge, ready } = await KeylessProcess.start({ args: ['edge', '--config', edgeConfig], readyMessage: 'edge ready', nodeArgs: profileArgs });
   const edgePort = Number(String(ready.listen).split(':').pop());
   const baseline = await startBenchServer('node', pkiDir);
   const ca = await readFile(keyServer.pki.edge.ca);

@@ -1,7 +1,10 @@
 // The handshake and bulk benchmarks in their tiny mode, so the scripts cannot rot: each starts its
 // servers in their own processes and prints its table. The figures of a --quick run mean nothing.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runKeyless } from '../helpers/run-keyless.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const runBench = (args: string[]) => runKeyless(['bench', ...args]);
 
@@ -26,6 +29,21 @@ describe('keyless bench handshake --quick --passes 2', () => {
     // Each caller's first handshake is a full one; a quick cell has a few dozen.
     for (const share of shares) expect(share).toBeGreaterThanOrEqual(50);
     expect(stdout).toContain('every caller resuming its last session');
+  });
+
+  it('--profile DIR: a V8 CPU profile of the edge and one of the key server', async () => {
+    const { dir, cleanup } = await tempDir('keyless-bench-profile-');
+    try {
+      const { code, stderr } = await runBench(['handshake', '--quick', '--profile', dir]);
+      expect(code, stderr).toBe(0);
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+      const texts = await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')));
+      // Each process's main thread profile names its own code (the key server's signing threads add theirs).
+      expect(texts.some((t) => t.includes('edge/tls/handshake/server-flight.ts'))).toBe(true);
+      expect(texts.some((t) => t.includes('keyserver/sign-pipeline.ts'))).toBe(true);
+    } finally {
+      await cleanup();
+    }
   });
 });
 
