@@ -15,6 +15,8 @@
 //       timeouts: { connectMs: 5000, headersMs: 30000, bodyMs: 30000, keepAliveMs: 4000, upgradeIdleMs: 600000 }
 //       connections: 32
 //       maxResponseHeaderBytes: 16384
+//       http2: false                   # offer h2 to the origin (HTTP/1.1 when it declines)
+//       maxConcurrentStreams: 100      # with http2: requests in flight per connection
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -23,6 +25,7 @@ import { spkiSha256Hex } from '../../../common/key-id.js';
 import { parsePin } from './pins.js';
 import {
   DEFAULT_CONNECTIONS,
+  DEFAULT_MAX_CONCURRENT_STREAMS,
   DEFAULT_MAX_RESPONSE_HEADER_BYTES,
   DEFAULT_TIMEOUTS,
   OriginSettingsError,
@@ -75,6 +78,8 @@ export const originEntrySchema = z
     timeouts: timeouts.default(timeouts.parse({})),
     connections: z.number().int().min(1).max(4096).default(DEFAULT_CONNECTIONS),
     maxResponseHeaderBytes: z.number().int().min(1024).max(1 << 20).default(DEFAULT_MAX_RESPONSE_HEADER_BYTES),
+    http2: z.boolean().default(false),
+    maxConcurrentStreams: z.number().int().min(1).max(1000).default(DEFAULT_MAX_CONCURRENT_STREAMS),
   })
   .superRefine((entry, ctx) => {
     // The same checks the origin client makes, so a config that loads is one the client accepts.
@@ -163,6 +168,8 @@ export async function loadOrigins(section: OriginsConfig, configFile: string, op
       timeouts: entry.timeouts,
       connections: entry.connections,
       maxResponseHeaderBytes: entry.maxResponseHeaderBytes,
+      http2: entry.http2,
+      maxConcurrentStreams: entry.maxConcurrentStreams,
     });
   }
   if (problems.length > 0) throw new ConfigError(configFile, problems);

@@ -10,10 +10,18 @@ import { OriginError, toOriginError } from './errors.js';
 import { matchPin } from './pins.js';
 import type { ResolvedOrigin } from './settings.js';
 
+/** ALPN offers: HTTP/1.1 alone (always for the Upgrade pass-through), or h2 first. */
+export const HTTP1_ONLY: readonly string[] = ['http/1.1'];
+export const H2_THEN_HTTP1: readonly string[] = ['h2', 'http/1.1'];
+
 /** Built once per origin: the secure context (CA bundle, client certificate) is parsed once. */
 export interface OriginConnector {
   readonly origin: ResolvedOrigin;
-  connect(signal?: AbortSignal): Promise<TLSSocket>;
+  /**
+   * A verified connection; its alpnProtocol says which of `protocols` the origin chose. Default:
+   * h2 then HTTP/1.1 for an origin configured with http2, else HTTP/1.1 alone.
+   */
+  connect(signal?: AbortSignal, protocols?: readonly string[]): Promise<TLSSocket>;
 }
 
 export function createOriginConnector(origin: ResolvedOrigin): OriginConnector {
@@ -29,15 +37,14 @@ export function createOriginConnector(origin: ResolvedOrigin): OriginConnector {
     port: origin.port,
     servername: origin.sni,
     secureContext,
-    // http/1.1 only: undici's pool speaks HTTP/1.1 here, and so does the Upgrade pass-through.
-    ALPNProtocols: ['http/1.1'],
     rejectUnauthorized: verifyChain,
     // The name is the configured one, not whatever the socket was opened with (RFC 9110 §4.3.4:
     // the certificate must be valid for the origin's name). IP addresses are matched against
     // iPAddress SANs by node.
     checkServerIdentity: verifyChain ? (_host, cert) => tls.checkServerIdentity(origin.identity, cert) : () => undefined,
   };
-  return { origin, connect: (signal) => connectOnce(origin, options, signal) };
+  const defaultProtocols = origin.http2 ? H2_THEN_HTTP1 : HTTP1_ONLY;
+  return { origin, connect: (signal, protocols = defaultProtocols) => connectOnce(origin, { ...options, ALPNProtocols: [...protocols] }, signal) };
 }
 
 function connectOnce(origin: ResolvedOrigin, options: tls.ConnectionOptions, signal: AbortSignal | undefined): Promise<TLSSocket> {

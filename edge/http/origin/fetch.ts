@@ -21,6 +21,8 @@ export interface FetchTarget {
   readonly via: string;
   readonly metrics: OriginMetrics;
   readonly log: Logger | undefined;
+  /** HTTP version the origin's responses arrive over ("1.1" or "2"), for their Via. */
+  readonly receivedProtocol: () => string;
 }
 
 export function fetchFromOrigin(target: FetchTarget, request: EdgeRequest, body: Readable | Buffer | null, signal: AbortSignal): Promise<EdgeResponse> {
@@ -80,7 +82,7 @@ export function fetchFromOrigin(target: FetchTarget, request: EdgeRequest, body:
         if (statusCode < 200) return;
         target.metrics.observe(origin.name, statusClass(statusCode), (performance.now() - started) / 1000);
         response = new OriginBody(c);
-        resolve({ status: statusCode, headers: forwardResponseHeaders(headers, '1.1', target.via), body: response });
+        resolve({ status: statusCode, headers: forwardResponseHeaders(headers, target.receivedProtocol(), target.via), body: response });
       },
       onResponseData(c, chunk) {
         if (response && !response.push(chunk)) c.pause();

@@ -1,10 +1,13 @@
 // The origin client the edge's pipeline calls: routes a request by its host to the configured
-// origin, and gives each origin one undici Pool (bounded connections, HTTP/1.1) whose every
-// connection is made and verified by connect.ts.
+// origin, and gives each origin one undici Pool (bounded connections; HTTP/1.1, or HTTP/2 where
+// the origin is configured for it and accepts h2) whose every connection is made and verified by
+// connect.ts.
 import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
+
+type ClientOptions = Client.Options;
 import type { EdgeRequest, EdgeResponse, OriginFetch } from '../types.js';
 import { createOriginConnector, type OriginConnector } from './connect.js';
 import { OriginError, toOriginError } from './errors.js';
@@ -68,26 +71,44 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
   const tunnels = new Set<Duplex>();
   for (const origin of resolved) {
     const connector = createOriginConnector(origin);
+    const received = new ReceivedProtocol();
+    const connect = (client: () => Client): ClientOptions['connect'] => (_opts, callback) => {
+      connector.connect().then(
+        (socket) => {
+          received.connected(socket.alpnProtocol);
+          callback(null, socket);
+          // HTTP/1.1 carries one request at a time (no pipelining to origins); an h2 connection
+          // carries up to maxConcurrentStreams. undici holds any connection to its `pipelining`,
+          // h2 ones included, so it is raised once ALPN has chosen h2.
+          if (socket.alpnProtocol === 'h2') client().pipelining = origin.maxConcurrentStreams;
+        },
+        (err: unknown) => callback(toOriginError(err, origin.name), null),
+      );
+    };
     const pool = new Pool(origin.origin, {
       connections: origin.connections,
-      pipelining: 1,
-      headersTimeout: origin.timeouts.headersMs,
-      bodyTimeout: origin.timeouts.bodyMs,
-      keepAliveTimeout: origin.timeouts.keepAliveMs,
-      // An origin's Keep-Alive: timeout=N hint may shorten the idle time, never lengthen it.
-      keepAliveMaxTimeout: origin.timeouts.keepAliveMs,
-      maxHeaderSize: origin.maxResponseHeaderBytes,
-      strictContentLength: true,
-      connect: (_opts, callback) => {
-        connector.connect().then(
-          (socket) => callback(null, socket),
-          (err: unknown) => callback(toOriginError(err, origin.name), null),
-        );
+      factory: (url, opts) => {
+        // connect() runs after the constructor, when `client` is set.
+        const client: Client = new Client(url, {
+          ...opts,
+          pipelining: 1,
+          // undici speaks h2 on a connection whose ALPN chose it, HTTP/1.1 on the others.
+          ...(origin.http2 ? { allowH2: true, maxConcurrentStreams: origin.maxConcurrentStreams } : {}),
+          headersTimeout: origin.timeouts.headersMs,
+          bodyTimeout: origin.timeouts.bodyMs,
+          keepAliveTimeout: origin.timeouts.keepAliveMs,
+          // An origin's Keep-Alive: timeout=N hint may shorten the idle time, never lengthen it.
+          keepAliveMaxTimeout: origin.timeouts.keepAliveMs,
+          maxHeaderSize: origin.maxResponseHeaderBytes,
+          strictContentLength: true,
+          connect: connect(() => client),
+        });
+        return client;
       },
     });
     // Connection failures reach the requests that waited for them; the event itself needs no action.
     pool.on('connectionError', () => {});
-    const entry: Entry = { origin, connector, pool, fetchTarget: { origin, dispatcher: pool, via, metrics, log: options.log } };
+    const entry: Entry = { origin, connector, pool, fetchTarget: { origin, dispatcher: pool, via, metrics, log: options.log, receivedProtocol: () => received.version } };
     entries.push(entry);
     byOrigin.set(origin, entry);
   }
@@ -170,5 +191,18 @@ function withField<T>(prefix: string, fn: () => T): T {
   } catch (err) {
     if (err instanceof OriginSettingsError) throw new OriginSettingsError(`${prefix}.${err.field}`, err.reason);
     throw err;
+  }
+}
+
+/**
+ * The HTTP version of what an origin's responses arrive over, for their Via (RFC 9110 §7.6.3):
+ * that of the newest connection. undici does not say which connection carried a response; an
+ * origin answers every connection's ALPN alike unless its configuration changes.
+ */
+class ReceivedProtocol {
+  version = '1.1';
+
+  connected(alpn: string | false | null | undefined): void {
+    this.version = alpn === 'h2' ? '2' : '1.1';
   }
 }

@@ -43,8 +43,10 @@ export const DEFAULT_TIMEOUTS: OriginTimeouts = {
   upgradeIdleMs: 600_000,
 };
 
-/** Pooled connections per origin (HTTP/1.1, one request at a time on each). */
+/** Pooled connections per origin (over HTTP/1.1 one request at a time on each). */
 export const DEFAULT_CONNECTIONS = 32;
+/** With http2: requests in flight on one origin connection at most (and at most the origin's own SETTINGS_MAX_CONCURRENT_STREAMS). */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 100;
 /** Node's own default limit (--max-http-header-size). */
 export const DEFAULT_MAX_RESPONSE_HEADER_BYTES = 16_384;
 
@@ -74,6 +76,13 @@ export interface OriginSettings {
   readonly timeouts?: Partial<OriginTimeouts>;
   readonly connections?: number;
   readonly maxResponseHeaderBytes?: number;
+  /**
+   * Offer HTTP/2 to the origin (ALPN "h2" before "http/1.1"): an origin that picks h2 carries many
+   * requests on each connection; one that does not is spoken to over HTTP/1.1. Default false.
+   */
+  readonly http2?: boolean;
+  /** With http2: requests in flight per connection. */
+  readonly maxConcurrentStreams?: number;
 }
 
 /** Settings with defaults applied and every value checked. */
@@ -101,6 +110,8 @@ export interface ResolvedOrigin {
   readonly timeouts: OriginTimeouts;
   readonly connections: number;
   readonly maxResponseHeaderBytes: number;
+  readonly http2: boolean;
+  readonly maxConcurrentStreams: number;
 }
 
 export class OriginSettingsError extends Error {
@@ -156,6 +167,8 @@ export function resolveOrigin(settings: OriginSettings): ResolvedOrigin {
     timeouts,
     connections: positiveInt('connections', settings.connections ?? DEFAULT_CONNECTIONS),
     maxResponseHeaderBytes: positiveInt('maxResponseHeaderBytes', settings.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES),
+    http2: settings.http2 ?? false,
+    maxConcurrentStreams: positiveInt('maxConcurrentStreams', settings.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS),
   };
 }
 

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EdgeRequest } from '../types.js';
-import type { OriginConnector } from './connect.js';
+import { HTTP1_ONLY, type OriginConnector } from './connect.js';
 import { OriginError, toOriginError } from './errors.js';
 import { forwardRequestHeaders, forwardResponseHeaders, type OutgoingHeaders } from './forward-headers.js';
 import { statusClass, type OriginMetrics } from './metrics.js';
@@ -66,7 +66,8 @@ export async function proxyUpgrade(target: UpgradeTarget, request: EdgeRequest, 
   }
   let socket;
   try {
-    socket = await target.connector.connect(gone.signal);
+    // An Upgrade is HTTP/1.1 (RFC 9110 §7.8), whatever the origin's pool speaks.
+    socket = await target.connector.connect(gone.signal, HTTP1_ONLY);
   } catch (err) {
     return fail(toOriginError(err, origin.name));
   }

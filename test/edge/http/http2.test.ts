@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, startFullStack, type FullStack } from '../../helpers/full-stack.js';
 import { startEdgeFixture, type EdgeFixture } from '../../helpers/edge-fixture.js';
 import { startKeyServerFixture } from '../../helpers/keyserver-fixture.js';
+import { startTestOrigin, type TestOrigin } from './origin/origin-fixture.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -256,6 +257,44 @@ describe('HTTP/2 without origins (the built-in answer)', () => {
     } finally {
       session.close();
     }
+  });
+});
+
+describe('HTTP/2 to the origin (origins[].http2: true) through the real edge', () => {
+  let keyServer: Awaited<ReturnType<typeof startKeyServerFixture>>;
+  let origin: TestOrigin;
+  let edge: EdgeFixture;
+  beforeAll(async () => {
+    keyServer = await startKeyServerFixture();
+    const pki = keyServer.pki;
+    const [chainPem, keyPem] = await Promise.all([readFile(pki.origin.cert, 'utf8'), readFile(pki.origin.key, 'utf8')]);
+    // An origin that speaks only h2: a request that reached it came over HTTP/2.
+    origin = await startTestOrigin({ cert: { chainPem, keyPem, certPem: chainPem } as Parameters<typeof startTestOrigin>[0]['cert'], http2: 'h2-only' });
+    const extra = `origins:
+    - hostnames: [localhost]
+      url: ${origin.url}
+      ca: ${pki.edge.ca}
+      serverName: localhost
+      http2: true
+      maxConcurrentStreams: 50
+`;
+    edge = await startEdgeFixture({ pki, keyServers: [keyServer.address], extra });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await origin?.close();
+    await keyServer?.stop();
+  });
+
+  it('forwards an HTTP/1.1 client request to the origin over h2, verified against the configured CA', async () => {
+    const response = await request({ edge, ca: await readFile(keyServer.pki.edge.ca) }, '/over-h2?q=1');
+    expect(response.status).toBe(200);
+    expect(response.headers.via).toBe('2 keyless-edge');
+    const seen = JSON.parse(response.body.toString()) as { httpVersion: string; url: string; headers: Record<string, string> };
+    expect(seen.httpVersion).toBe('2.0');
+    expect(seen.url).toBe('/over-h2?q=1');
+    expect(seen.headers[':authority']).toBe(`localhost:${edge.port}`);
+    expect(origin.requests()).toBe(1);
   });
 });
 

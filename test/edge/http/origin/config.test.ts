@@ -48,6 +48,8 @@ describe('origins schema', () => {
       incomingForwarded: 'drop',
       connections: 32,
       maxResponseHeaderBytes: 16_384,
+      http2: false,
+      maxConcurrentStreams: 100,
       timeouts: { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, keepAliveMs: 4_000, upgradeIdleMs: 600_000 },
     });
   });
@@ -66,6 +68,8 @@ describe('origins schema', () => {
     ['a zero timeout', { ...base, timeouts: { headersMs: 0 } }, "field 'origins[0].timeouts.headersMs'"],
     ['a hostHeader with a line break', { ...base, hostHeader: 'a\r\nx-injected: 1' }, "field 'origins[0].hostHeader'"],
     ['no hostnames', { ...base, hostnames: [] }, "field 'origins[0].hostnames'"],
+    ['http2 that is not a boolean', { ...base, http2: 'yes' }, "field 'origins[0].http2'"],
+    ['maxConcurrentStreams of 0', { ...base, http2: true, maxConcurrentStreams: 0 }, "field 'origins[0].maxConcurrentStreams'"],
   ])('refuses %s, naming the field', (_what, entry, expected) => {
     const found = problems([entry]);
     expect(found.some((p) => p.startsWith(expected)), found.join('\n')).toBe(true);

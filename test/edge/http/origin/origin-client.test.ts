@@ -334,6 +334,83 @@ describe('connections', () => {
   });
 });
 
+describe('HTTP/2 to the origin (http2: true)', () => {
+  type Echo = { httpVersion: string; url: string; headers: Record<string, string>; bodyBytes: number };
+  const echo = async (res: Awaited<ReturnType<typeof get>>): Promise<Echo> => JSON.parse((await readBody(res.body)).toString()) as Echo;
+
+  /** Counts the TLS connections an origin accepts. */
+  const countConnections = (o: TestOrigin): (() => number) => {
+    let n = 0;
+    o.server.on('secureConnection', () => n++);
+    return () => n;
+  };
+
+  it('speaks h2 to an origin that accepts it, with the Host as :authority and Via saying 2', async () => {
+    const o = await origin({ cert: pki.server, http2: 'h2-or-http1' });
+    const res = await get(client({ url: o.url, http2: true }), { url: '/h2?x=1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.via).toBe('2 keyless-edge');
+    const echoed = await echo(res);
+    expect(echoed.httpVersion).toBe('2.0');
+    expect(echoed.url).toBe('/h2?x=1');
+    expect(echoed.headers[':authority']).toBe('www.example.test');
+    // The request's own Via says what the edge received from its client.
+    expect(echoed.headers.via).toBe('1.1 keyless-edge');
+  });
+
+  it('multiplexes: concurrent requests share one connection, where HTTP/1.1 needs one each', async () => {
+    const slow: Parameters<typeof startTestOrigin>[0]['handler'] = (_req, res) => void setTimeout(() => res.end('ok'), 100);
+    const h2 = await origin({ cert: pki.server, http2: 'h2-or-http1', handler: slow });
+    const h2Connections = countConnections(h2);
+    const viaH2 = client({ url: h2.url, http2: true, connections: 4 });
+    // Until a first connection has chosen h2, a burst would open one connection per request.
+    await readBody((await get(viaH2)).body);
+    expect((await Promise.all(Array.from({ length: 12 }, () => get(viaH2).then((r) => readBody(r.body))))).map(String)).toEqual(Array(12).fill('ok'));
+    expect(h2Connections()).toBe(1);
+    expect(h2.requests()).toBe(13);
+
+    const h1 = await origin({ cert: pki.server, http2: 'h2-or-http1', handler: slow });
+    const h1Connections = countConnections(h1);
+    const viaH1 = client({ url: h1.url, connections: 4 });
+    await Promise.all(Array.from({ length: 12 }, () => get(viaH1).then((r) => readBody(r.body))));
+    expect(h1Connections()).toBe(4);
+  });
+
+  it('keeps to HTTP/1.1 without http2, and falls back to it when the origin does not offer h2', async () => {
+    const h2Capable = await origin({ cert: pki.server, http2: 'h2-or-http1' });
+    const plain = await get(client({ url: h2Capable.url }));
+    expect((await echo(plain)).httpVersion).toBe('1.1');
+    const h1Only = await origin({ cert: pki.server });
+    const fallback = await get(client({ url: h1Only.url, http2: true }));
+    expect(fallback.headers.via).toBe('1.1 keyless-edge');
+    expect((await echo(fallback)).httpVersion).toBe('1.1');
+  });
+
+  it('streams a request body over h2', async () => {
+    const o = await origin({ cert: pki.server, http2: 'h2-only' });
+    const body = Readable.from([Buffer.alloc(40_000, 1), Buffer.alloc(30_000, 2)]);
+    const res = await client({ url: o.url, http2: true }).fetch(
+      edgeRequest({ method: 'POST', url: '/upload', headers: { host: 'www.example.test', 'content-type': 'application/octet-stream', 'content-length': '70000' } }),
+      body,
+      new AbortController().signal,
+    );
+    const echoed = await echo(res);
+    expect(echoed.httpVersion).toBe('2.0');
+    expect(echoed.bodyBytes).toBe(70_000);
+  });
+
+  it('verifies an h2 origin as strictly: a certificate for another name is refused before any request', async () => {
+    const o = await origin({ cert: pki.wrongName, http2: 'h2-only' });
+    expect((await failure(get(client({ url: o.url, http2: true })))).code).toBe('ORIGIN_ERR_CERT_HOSTNAME');
+    expect(o.requests()).toBe(0);
+  });
+
+  it('probes an h2-only origin for readiness with the protocols its requests use', async () => {
+    const o = await origin({ cert: pki.server, http2: 'h2-only' });
+    expect((await client({ url: o.url, http2: true }).readiness()).ready).toBe(true);
+  });
+});
+
 describe('header rewriting toward the origin and back', () => {
   it('removes hop-by-hop fields both ways and sets X-Forwarded-*, Forwarded and Via', async () => {
     const o = await origin({

@@ -2,6 +2,8 @@
 // certificates made by the dev PKI generator (certs/), each counting the requests that reached it.
 import https from 'node:https';
 import type http from 'node:http';
+import http2 from 'node:http2';
+import type tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createCa, issueCert, type IssuedCert } from '../../../../certs/index.js';
 import type { EdgeRequest } from '../../../../edge/http/types.js';
@@ -43,7 +45,7 @@ export interface TestOrigin {
   readonly url: string;
   /** Requests whose head reached the origin's HTTP layer. */
   requests(): number;
-  readonly server: https.Server;
+  readonly server: tls.Server;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,8 @@ export interface TestOriginOptions {
   readonly handler?: http.RequestListener;
   /** Default 1.3. */
   readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Serve HTTP/2 (node:http2): 'h2-or-http1' also answers clients that offer only HTTP/1.1. */
+  readonly http2?: 'h2-only' | 'h2-or-http1';
 }
 
 /** Answers with what it received: method, url and headers as JSON. */
@@ -62,25 +66,37 @@ export const echoHandler: http.RequestListener = (req, res) => {
   req.on('data', (c: Buffer) => (bytes += c.length));
   req.on('end', () => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bodyBytes: bytes }));
+    res.end(JSON.stringify({ method: req.method, url: req.url, httpVersion: req.httpVersion, headers: req.headers, bodyBytes: bytes }));
   });
 };
 
 export async function startTestOrigin(options: TestOriginOptions): Promise<TestOrigin> {
   let count = 0;
   const handler = options.handler ?? echoHandler;
-  const server = https.createServer(
-    {
-      cert: options.cert.chainPem,
-      key: options.cert.keyPem,
-      maxVersion: options.maxVersion ?? 'TLSv1.3',
-      ...(options.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: options.clientCa.certPem } : {}),
-    },
-    (req, res) => {
-      count++;
-      handler(req, res);
-    },
-  );
+  const tlsOptions = {
+    cert: options.cert.chainPem,
+    key: options.cert.keyPem,
+    maxVersion: options.maxVersion ?? 'TLSv1.3',
+    ...(options.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: options.clientCa.certPem } : {}),
+  } as const;
+  const listener: http.RequestListener = (req, res) => {
+    count++;
+    handler(req, res);
+  };
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server: https.Server | http2.Http2SecureServer = options.http2
+    ? http2.createSecureServer({ ...tlsOptions, allowHTTP1: options.http2 === 'h2-or-http1' }, listener as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    : https.createServer(tlsOptions, listener);
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  // HTTP/1.1 connections to an http2 server are no sessions: close() would wait for them.
+  const sockets = new Set<tls.TLSSocket>();
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -91,7 +107,9 @@ export async function startTestOrigin(options: TestOriginOptions): Promise<TestO
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
