@@ -118,7 +118,8 @@ const UNTRUSTED_CODES = new Set([
   'CERT_REVOKED',
 ]);
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ENETDOWN', 'EHOSTDOWN']);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+// ERR_HTTP2_STREAM_ERROR: an h2 origin reset the request's stream (RST_STREAM, RFC 9113 §6.4).
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_HTTP2_STREAM_ERROR']);
 
 /**
  * The OriginError for anything thrown while connecting to or talking with the origin: node's

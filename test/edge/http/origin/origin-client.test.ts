@@ -1,5 +1,6 @@
 // The origin client against real HTTPS origins: each SSL mode's verification, authenticated
 // origin pulls, 502/504 with stable codes, header rewriting, metrics and readiness.
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -403,6 +404,23 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     const o = await origin({ cert: pki.wrongName, http2: 'h2-only' });
     expect((await failure(get(client({ url: o.url, http2: true })))).code).toBe('ORIGIN_ERR_CERT_HOSTNAME');
     expect(o.requests()).toBe(0);
+  });
+
+  it('maps a stream the origin resets to ORIGIN_ERR_RESET (502), and the connection keeps serving', async () => {
+    let calls = 0;
+    const o = await origin({
+      cert: pki.server,
+      http2: 'h2-only',
+      handler: (req, res) => {
+        if (++calls === 1) (req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        else res.end('fine');
+      },
+    });
+    const c = client({ url: o.url, http2: true });
+    const err = await failure(get(c));
+    expect(err.code).toBe('ORIGIN_ERR_RESET');
+    expect(err.status).toBe(502);
+    expect((await readBody((await get(c)).body)).toString()).toBe('fine');
   });
 
   it('probes an h2-only origin for readiness with the protocols its requests use', async () => {
