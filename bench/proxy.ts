@@ -7,6 +7,8 @@
 //
 //   npm run bench:proxy [-- --seconds 5] [--connections 32] [--threads 1] [--workers N] [--quick] [--json]
 //                       [--profile DIR]   a V8 CPU profile of the edge into DIR (node --cpu-prof)
+//                       [--origin-http2]  the origin serves h2 too, and the edge speaks it (origins[].http2);
+//                                         nginx 1.22 proxies over HTTP/1.1 only
 //                       [--http2]         HTTP/2 cache hits for both servers, with h2load (nghttp2-client)
 //                                         instead of wrk: --connections TLS connections (default 8),
 //                                         each with --streams requests in flight (default 8); latency is
@@ -68,6 +70,7 @@ export async function run(args: string[]): Promise<number> {
       profile: { type: 'string' },
       http2: { type: 'boolean', default: false },
       streams: { type: 'string' },
+      'origin-http2': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -81,13 +84,14 @@ export async function run(args: string[]): Promise<number> {
   const keyServer = await startKeyServerUnderTest();
   const pki = keyServer.pki;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'keyless-proxy-bench-'));
-  const origin = await startBenchScript('proxy-origin.ts', ['--pki', pki.dir]);
+  const originHttp2 = values['origin-http2'];
+  const origin = await startBenchScript('proxy-origin.ts', ['--pki', pki.dir, ...(originHttp2 ? ['--http2'] : [])]);
   const cells: Cell[] = [];
   let edge: EdgeUnderTest | undefined;
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
   try {
     const extra = `${http2 ? 'http: { maxRequestsPerConnection: 0 }\n' : ''}${values['extra-config'] ?? ''}`;
-    edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, ...(extra ? { extra } : {}), ...(values.profile ? { profileDir: values.profile } : {}) });
+    edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, originHttp2, ...(extra ? { extra } : {}), ...(values.profile ? { profileDir: values.profile } : {}) });
     nginx = await startNginx(path.join(dir, 'nginx'), pki, origin.port, 1, { http2 });
     for (const route of http2 ? (['cache hit'] as const) : (['cache hit', 'pass-through'] as const)) {
       for (const [server, port] of [
@@ -121,5 +125,6 @@ export async function run(args: string[]): Promise<number> {
       ? `HTTP/2: h2load -t${threads} -c${connections} -m${streams}, about ${seconds} s per cell (requests sized from a warm-up of 2,000), 1 KiB bodies, TLS 1.3.\n`
       : `wrk -t${threads} -c${connections}, ${seconds} s per cell, 1 KiB bodies, keep-alive TLS 1.3.\n`,
   );
+  if (originHttp2) process.stdout.write('Origin: HTTP/2 toward the edge (origins[].http2: true); nginx proxies to it over HTTP/1.1.\n');
   return 0;
 }

@@ -25,6 +25,8 @@ export interface EdgeUnderTestOptions {
   readonly extra?: string;
   /** Write a V8 CPU profile of the edge into this directory (node --cpu-prof). */
   readonly profileDir?: string;
+  /** Offer h2 to the origin (origins[].http2). */
+  readonly originHttp2?: boolean;
 }
 
 export async function startEdgeUnderTest(options: EdgeUnderTestOptions): Promise<EdgeUnderTest> {
@@ -41,7 +43,7 @@ export async function startEdgeUnderTest(options: EdgeUnderTestOptions): Promise
     ca: ${options.pki.edge.ca}
     serverName: localhost
     connections: 64
-cache: { store: { type: memory } }
+${options.originHttp2 ? '    http2: true\n' : ''}cache: { store: { type: memory } }
 log: { level: info, access: false }
 ${options.extra ?? ''}`,
     }),

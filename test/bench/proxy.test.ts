@@ -15,6 +15,13 @@ describe.skipIf(!present)('keyless bench proxy --quick', () => {
       expect(stdout).toMatch(new RegExp(`^${route} +keyless \\(1 worker\\) +\\d+ .* \\d+$`, 'm'));
     }
   });
+
+  it('--origin-http2: runs with the origin serving h2 and the edge configured for it, pass-through without errors', async () => {
+    const { code, stdout, stderr } = await runKeyless(['bench', 'proxy', '--quick', '--origin-http2']);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^Origin: HTTP\/2 toward the edge/m);
+    expect(stdout).toMatch(/^pass-through +keyless \(1 worker\) +\d+ .* 0$/m);
+  });
 });
 
 const h2load = (await hasTool('h2load', 'the HTTP/2 proxy benchmark smoke test')) && (await hasTool('nginx', 'the HTTP/2 proxy benchmark smoke test'));
