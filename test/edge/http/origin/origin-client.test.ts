@@ -377,6 +377,33 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect(h1Connections()).toBe(4);
   });
 
+  it('keeps within the origin\'s own SETTINGS_MAX_CONCURRENT_STREAMS and maxConcurrentStreams', async () => {
+    for (const [announced, configured, expected] of [
+      [2, 100, 2],
+      [100, 3, 3],
+    ] as const) {
+      let running = 0;
+      let most = 0;
+      const o = await origin({
+        cert: pki.server,
+        http2: 'h2-only',
+        maxConcurrentStreams: announced,
+        handler: (_req, res) => {
+          most = Math.max(most, ++running);
+          setTimeout(() => {
+            running--;
+            res.end('ok');
+          }, 50);
+        },
+      });
+      const c = client({ url: o.url, http2: true, connections: 1, maxConcurrentStreams: configured });
+      await readBody((await get(c)).body);
+      most = 0;
+      expect((await Promise.all(Array.from({ length: 10 }, () => get(c).then((r) => readBody(r.body))))).map(String)).toEqual(Array(10).fill('ok'));
+      expect(most).toBe(expected);
+    }
+  });
+
   it('keeps to HTTP/1.1 without http2, and falls back to it when the origin does not offer h2', async () => {
     const h2Capable = await origin({ cert: pki.server, http2: 'h2-or-http1' });
     const plain = await get(client({ url: h2Capable.url }));

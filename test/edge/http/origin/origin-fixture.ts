@@ -58,6 +58,8 @@ export interface TestOriginOptions {
   readonly maxVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** Serve HTTP/2 (node:http2): 'h2-or-http1' also answers clients that offer only HTTP/1.1. */
   readonly http2?: 'h2-only' | 'h2-or-http1';
+  /** With http2: the SETTINGS_MAX_CONCURRENT_STREAMS it announces. */
+  readonly maxConcurrentStreams?: number;
 }
 
 /** Answers with what it received: method, url and headers as JSON. */
@@ -85,7 +87,7 @@ export async function startTestOrigin(options: TestOriginOptions): Promise<TestO
   };
   const sessions = new Set<http2.ServerHttp2Session>();
   const server: https.Server | http2.Http2SecureServer = options.http2
-    ? http2.createSecureServer({ ...tlsOptions, allowHTTP1: options.http2 === 'h2-or-http1' }, listener as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
+    ? http2.createSecureServer({ ...tlsOptions, allowHTTP1: options.http2 === 'h2-or-http1', ...(options.maxConcurrentStreams ? { settings: { maxConcurrentStreams: options.maxConcurrentStreams } } : {}) }, listener as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
     : https.createServer(tlsOptions, listener);
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
