@@ -6,8 +6,6 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Client, Pool } from 'undici';
-
-type ClientOptions = Client.Options;
 import type { EdgeRequest, EdgeResponse, OriginFetch } from '../types.js';
 import { createOriginConnector, type OriginConnector } from './connect.js';
 import { OriginError, toOriginError } from './errors.js';
@@ -72,23 +70,10 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
   for (const origin of resolved) {
     const connector = createOriginConnector(origin);
     const received = new ReceivedProtocol();
-    const connect = (client: () => Client): ClientOptions['connect'] => (_opts, callback) => {
-      connector.connect().then(
-        (socket) => {
-          received.connected(socket.alpnProtocol);
-          callback(null, socket);
-          // HTTP/1.1 carries one request at a time (no pipelining to origins); an h2 connection
-          // carries up to maxConcurrentStreams. undici holds any connection to its `pipelining`,
-          // h2 ones included, so it is raised once ALPN has chosen h2.
-          if (socket.alpnProtocol === 'h2') client().pipelining = origin.maxConcurrentStreams;
-        },
-        (err: unknown) => callback(toOriginError(err, origin.name), null),
-      );
-    };
     const pool = new Pool(origin.origin, {
       connections: origin.connections,
       factory: (url, opts) => {
-        // connect() runs after the constructor, when `client` is set.
+        // Its connect() runs after the constructor has returned, when `client` is set.
         const client: Client = new Client(url, {
           ...opts,
           pipelining: 1,
@@ -101,7 +86,20 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
           keepAliveMaxTimeout: origin.timeouts.keepAliveMs,
           maxHeaderSize: origin.maxResponseHeaderBytes,
           strictContentLength: true,
-          connect: connect(() => client),
+          connect: (_options, callback) => {
+            connector.connect().then(
+              (socket) => {
+                received.connected(socket.alpnProtocol);
+                // HTTP/1.1 carries one request at a time (no pipelining to origins); an h2
+                // connection carries up to maxConcurrentStreams. undici holds every connection to
+                // its `pipelining`, h2 ones included, so it is set per connection, before the
+                // socket is handed over (a reconnect that falls back to HTTP/1.1 goes back to 1).
+                client.pipelining = socket.alpnProtocol === 'h2' ? origin.maxConcurrentStreams : 1;
+                callback(null, socket);
+              },
+              (err: unknown) => callback(toOriginError(err, origin.name), null),
+            );
+          },
         });
         return client;
       },
