@@ -72,46 +72,62 @@ export function fetchFromOrigin(target: FetchTarget, request: EdgeRequest, body:
     signal.addEventListener('abort', onAbort, { once: true });
     if (body instanceof Readable) body.once('error', (err) => (bodyError = err));
 
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted || finished) c.abort(abortError());
-      },
-      onResponseStart(c, statusCode, headers) {
-        // 1xx answers (100 Continue, 103 Early Hints) are not relayed; the final answer follows.
-        if (statusCode < 200) return;
-        target.metrics.observe(origin.name, statusClass(statusCode), (performance.now() - started) / 1000);
-        response = new OriginBody(c);
-        resolve({ status: statusCode, headers: forwardResponseHeaders(headers, target.receivedProtocol(), target.via), body: response });
-      },
-      onResponseData(c, chunk) {
-        if (response && !response.push(chunk)) c.pause();
-      },
-      onResponseEnd() {
-        response?.push(null);
-        finish(null);
-      },
-      onResponseError(_c, err) {
-        let mapped = toOriginError(err, origin.name);
-        // A failing client body surfaces in undici as whatever the stream emitted.
-        if (bodyError && (err === bodyError || mapped.code === 'ORIGIN_ERR_INTERNAL' || mapped.code === 'ORIGIN_ERR_RESET')) {
-          mapped = signal.aborted ? abortError() : new OriginError('ORIGIN_ERR_REQUEST_BODY', `origin ${origin.name}: the request body failed: ${bodyError.message}`, { cause: bodyError });
-        }
-        finish(mapped);
-      },
+    const headers = forwardRequestHeaders(request, { via: target.via, hostHeader: origin.hostHeader, incomingForwarded: origin.incomingForwarded });
+    const send = (attempt: number): void => {
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (signal.aborted || finished) c.abort(abortError());
+        },
+        onResponseStart(c, statusCode, responseHeaders) {
+          // 1xx answers (100 Continue, 103 Early Hints) are not relayed; the final answer follows.
+          if (statusCode < 200) return;
+          target.metrics.observe(origin.name, statusClass(statusCode), (performance.now() - started) / 1000);
+          response = new OriginBody(c);
+          resolve({ status: statusCode, headers: forwardResponseHeaders(responseHeaders, target.receivedProtocol(), target.via), body: response });
+        },
+        onResponseData(c, chunk) {
+          if (response && !response.push(chunk)) c.pause();
+        },
+        onResponseEnd() {
+          response?.push(null);
+          finish(null);
+        },
+        onResponseError(_c, err) {
+          let mapped = toOriginError(err, origin.name);
+          // A failing client body surfaces in undici as whatever the stream emitted.
+          if (bodyError && (err === bodyError || mapped.code === 'ORIGIN_ERR_INTERNAL' || mapped.code === 'ORIGIN_ERR_RESET')) {
+            mapped = signal.aborted ? abortError() : new OriginError('ORIGIN_ERR_REQUEST_BODY', `origin ${origin.name}: the request body failed: ${bodyError.message}`, { cause: bodyError });
+          }
+          if (attempt === 1 && response === null && !signal.aborted && retriable(request.method, body, mapped)) {
+            target.metrics.countRetry(origin.name);
+            target.log?.debug({ origin: origin.name, requestId: request.requestId, code: mapped.code, reason: mapped.message }, 'origin request retried on a new connection');
+            controller = null;
+            send(2);
+            return;
+          }
+          finish(mapped);
+        },
+      };
+      target.dispatcher.dispatch({ origin: origin.origin, path, method: request.method, headers, body }, handler);
     };
-    target.dispatcher.dispatch(
-      {
-        origin: origin.origin,
-        path,
-        method: request.method,
-        headers: forwardRequestHeaders(request, { via: target.via, hostHeader: origin.hostHeader, incomingForwarded: origin.incomingForwarded }),
-        body,
-      },
-      handler,
-    );
+    send(1);
   });
 }
+
+/**
+ * RFC 9110 §9.2.2 and RFC 9112 §9.3.1: a request whose connection failed before any answer may be
+ * retried automatically if it is idempotent. Only safe methods without a body are (nothing to
+ * replay, nothing changed at the origin by sending them twice), only when the origin dropped the
+ * connection or reset the stream (a keep-alive connection it was just closing, an h2 GOAWAY or
+ * REFUSED_STREAM during a restart), and only once: a timeout or a certificate failure would fail
+ * the same way again, and a retry must not double the load on an origin that is struggling.
+ */
+function retriable(method: string, body: Readable | Buffer | null, err: OriginError): boolean {
+  return body === null && SAFE_METHODS.has(method) && err.code === 'ORIGIN_ERR_RESET';
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * The request target in origin-form (RFC 9112 §3.2.1). An absolute-form target (§3.2.2), which a

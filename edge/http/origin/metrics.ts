@@ -17,6 +17,8 @@ export interface OriginMetrics {
   /** Time from dispatch to the response head, by origin and status class ("2xx"... or "error"). */
   observe(origin: string, statusClass: string, seconds: number): void;
   countError(origin: string, code: OriginErrorCode): void;
+  /** A request sent again on a new connection after the origin dropped it unanswered (fetch.ts). */
+  countRetry(origin: string): void;
 }
 
 export function statusClass(status: number): string {
@@ -39,6 +41,12 @@ export function createOriginMetrics(registry: Registry | undefined, snapshot: ()
     labelNames: ['origin', 'code'] as const,
     registers,
   });
+  const retries = new Counter({
+    name: 'keyless_edge_origin_retries_total',
+    help: 'Safe requests without a body sent again on a new connection after the origin closed or reset the first unanswered.',
+    labelNames: ['origin'] as const,
+    registers,
+  });
   const gauge = (name: string, help: string, pick: (s: OriginPoolSnapshot) => number): void => {
     new Gauge({
       name,
@@ -56,5 +64,6 @@ export function createOriginMetrics(registry: Registry | undefined, snapshot: ()
   return {
     observe: (origin, cls, seconds) => latency.observe({ origin, status_class: cls }, seconds),
     countError: (origin, code) => errors.inc({ origin, code }),
+    countRetry: (origin) => retries.inc({ origin }),
   };
 }

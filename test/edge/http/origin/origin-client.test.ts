@@ -2,6 +2,7 @@
 // origin pulls, 502/504 with stable codes, header rewriting, metrics and readiness.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -292,6 +293,64 @@ describe('origin failures', () => {
     expect((await failure(get(c, { method: 'OPTIONS', url: '*' }))).code).toBe('ORIGIN_ERR_BAD_REQUEST');
   });
 
+  describe('a request the origin dropped unanswered', () => {
+    /** Raw TLS HTTP/1.1: drops the first `drops` connections after reading a request head, then answers. */
+    async function droppingOrigin(drops: number): Promise<{ url: string; heads: () => number }> {
+      let heads = 0;
+      let connections = 0;
+      const sockets = new Set<tls.TLSSocket>();
+      const server = tls.createServer({ cert: pki.server.chainPem, key: pki.server.keyPem, ALPNProtocols: ['http/1.1'] }, (socket) => {
+        sockets.add(socket);
+        const dropThis = ++connections <= drops;
+        let received = '';
+        socket.on('data', (d: Buffer) => {
+          received += d.toString('latin1');
+          if (!received.includes('\r\n\r\n')) return;
+          heads++;
+          received = '';
+          if (dropThis) socket.destroy();
+          else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nanswered');
+        });
+        socket.on('error', () => socket.destroy());
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            for (const socket of sockets) socket.destroy();
+            server.close(() => resolve());
+          }),
+      );
+      return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, heads: () => heads };
+    }
+
+    it('a GET or HEAD is sent again, once, on a new connection (RFC 9112 §9.3.1)', async () => {
+      for (const method of ['GET', 'HEAD']) {
+        const o = await droppingOrigin(1);
+        const res = await get(client({ url: o.url }), { method });
+        expect(res.status).toBe(200);
+        await readBody(res.body);
+        expect(o.heads()).toBe(2);
+      }
+    });
+
+    it('not twice: an origin that drops it again gets 502 ORIGIN_ERR_RESET', async () => {
+      const o = await droppingOrigin(5);
+      expect((await failure(get(client({ url: o.url })))).code).toBe('ORIGIN_ERR_RESET');
+      expect(o.heads()).toBe(2);
+    });
+
+    it('never a request that is not safe, or that has a body', async () => {
+      const o = await droppingOrigin(5);
+      const c = client({ url: o.url });
+      expect((await failure(get(c, { method: 'DELETE' })))).toMatchObject({ code: 'ORIGIN_ERR_RESET' });
+      expect(o.heads()).toBe(1);
+      const post = c.fetch(edgeRequest({ method: 'POST', headers: { host: 'www.example.test', 'content-length': '3' } }), Buffer.from('abc'), new AbortController().signal);
+      expect((await failure(post)).code).toBe('ORIGIN_ERR_RESET');
+      expect(o.heads()).toBe(2);
+    });
+  });
+
   it('a wrong origin certificate is not retried into success later: every request is checked', async () => {
     const o = await origin({ cert: pki.wrongName });
     const c = client({ url: o.url });
@@ -433,7 +492,7 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect(o.requests()).toBe(0);
   });
 
-  it('maps a stream the origin resets to ORIGIN_ERR_RESET (502), and the connection keeps serving', async () => {
+  it('maps a stream the origin resets to ORIGIN_ERR_RESET (502) for a request it may not repeat, and the connection keeps serving', async () => {
     let calls = 0;
     const o = await origin({
       cert: pki.server,
@@ -444,10 +503,28 @@ describe('HTTP/2 to the origin (http2: true)', () => {
       },
     });
     const c = client({ url: o.url, http2: true });
-    const err = await failure(get(c));
+    const err = await failure(get(c, { method: 'DELETE', url: '/thing' }));
     expect(err.code).toBe('ORIGIN_ERR_RESET');
     expect(err.status).toBe(502);
+    expect(calls).toBe(1);
     expect((await readBody((await get(c)).body)).toString()).toBe('fine');
+  });
+
+  it('sends a GET again, once, when the origin refuses its stream (REFUSED_STREAM: never processed, RFC 9113 §8.7)', async () => {
+    let calls = 0;
+    const o = await origin({
+      cert: pki.server,
+      http2: 'h2-only',
+      handler: (req, res) => {
+        if (++calls === 1) (req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        else res.end('second time');
+      },
+    });
+    const registry = new Registry();
+    const res = await get(client({ url: o.url, http2: true }, { registry }));
+    expect((await readBody(res.body)).toString()).toBe('second time');
+    expect(calls).toBe(2);
+    expect(await registry.metrics()).toMatch(/keyless_edge_origin_retries_total\{origin="[^"]+"\} 1/);
   });
 
   it('probes an h2-only origin for readiness with the protocols its requests use', async () => {
