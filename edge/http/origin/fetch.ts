@@ -101,7 +101,7 @@ export function fetchFromOrigin(target: FetchTarget, request: EdgeRequest, body:
           }
           if (attempt === 1 && response === null && !signal.aborted && retriable(request.method, body, mapped)) {
             target.metrics.countRetry(origin.name);
-            target.log?.debug({ origin: origin.name, requestId: request.requestId, code: mapped.code, reason: mapped.message }, 'origin request retried on a new connection');
+            target.log?.debug({ origin: origin.name, requestId: request.requestId, code: mapped.code, reason: mapped.message }, 'origin request sent again');
             controller = null;
             send(2);
             return;

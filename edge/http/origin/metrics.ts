@@ -17,7 +17,7 @@ export interface OriginMetrics {
   /** Time from dispatch to the response head, by origin and status class ("2xx"... or "error"). */
   observe(origin: string, statusClass: string, seconds: number): void;
   countError(origin: string, code: OriginErrorCode): void;
-  /** A request sent again on a new connection after the origin dropped it unanswered (fetch.ts). */
+  /** A request sent again after the origin dropped it unanswered (fetch.ts). */
   countRetry(origin: string): void;
 }
 
@@ -43,7 +43,7 @@ export function createOriginMetrics(registry: Registry | undefined, snapshot: ()
   });
   const retries = new Counter({
     name: 'keyless_edge_origin_retries_total',
-    help: 'Safe requests without a body sent again on a new connection after the origin closed or reset the first unanswered.',
+    help: 'Safe requests without a body sent again after the origin closed their connection or reset their stream before answering.',
     labelNames: ['origin'] as const,
     registers,
   });
