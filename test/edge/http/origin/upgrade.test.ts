@@ -2,6 +2,7 @@
 // client, and between them a plain node http server whose 'upgrade' listener calls the origin
 // client (as the edge's HTTP layer will).
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +121,29 @@ describe('WebSocket through the upgrade pass-through', () => {
     expect(seenHeaders[0]!.via).toBe('1.1 keyless-edge');
     expect(seenHeaders[0]!.host).toBe('www.example.test');
     expect(seenHeaders[0]!.upgrade).toBe('websocket');
+  });
+
+  it('connects over HTTP/1.1 even to an origin configured for h2 that also speaks h2', async () => {
+    const h2Origin = http2.createSecureServer({ cert: pki.server.chainPem, key: pki.server.keyPem, allowHTTP1: true });
+    const wss = new WebSocketServer({ noServer: true });
+    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+    h2Origin.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+    await new Promise<void>((resolve) => h2Origin.listen(0, '127.0.0.1', resolve));
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const ws of wss.clients) ws.terminate();
+          h2Origin.close(() => resolve());
+        }),
+    );
+    const url = `https://127.0.0.1:${(h2Origin.address() as AddressInfo).port}`;
+    const edge = await edgeFor(createOriginClient({ origins: [{ hostnames: ['www.example.test'], url, ca: pki.ca.certPem, http2: true }] }));
+    const ws = await open(`ws://127.0.0.1:${edge.port}/ws`);
+    const echoed = next(ws);
+    ws.send('over http/1.1');
+    expect((await echoed).data.toString()).toBe('over http/1.1');
+    ws.close();
+    expect(edge.outcomes).toEqual([{ outcome: 'upgraded', status: 101 }]);
   });
 
   it('relays a non-101 answer as it is', async () => {
