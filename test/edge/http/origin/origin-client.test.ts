@@ -416,6 +416,9 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect(echoed.headers[':authority']).toBe('www.example.test');
     // The request's own Via says what the edge received from its client.
     expect(echoed.headers.via).toBe('1.1 keyless-edge');
+    // A configured hostHeader becomes the :authority.
+    const renamed = await echo(await get(client({ url: o.url, http2: true, hostHeader: 'origin.internal' })));
+    expect(renamed.headers[':authority']).toBe('origin.internal');
   });
 
   it('multiplexes: concurrent requests share one connection, where HTTP/1.1 needs one each', async () => {
