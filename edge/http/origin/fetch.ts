@@ -82,6 +82,12 @@ export function fetchFromOrigin(target: FetchTarget, request: EdgeRequest, body:
         onResponseStart(c, statusCode, responseHeaders) {
           // 1xx answers (100 Continue, 103 Early Hints) are not relayed; the final answer follows.
           if (statusCode < 200) return;
+          // undici holds HTTP/1.1 heads to maxHeaderSize while parsing; an h2 head arrives whole
+          // (node caps it at 64 KiB), so the same limit is applied here.
+          if (origin.http2 && headerBytes(responseHeaders) > origin.maxResponseHeaderBytes) {
+            c.abort(new OriginError('ORIGIN_ERR_HEADERS_TOO_LARGE', `origin ${origin.name}: response header fields over ${origin.maxResponseHeaderBytes} bytes`));
+            return;
+          }
           target.metrics.observe(origin.name, statusClass(statusCode), (performance.now() - started) / 1000);
           response = new OriginBody(c);
           resolve({ status: statusCode, headers: forwardResponseHeaders(responseHeaders, target.receivedProtocol(), target.via), body: response });
@@ -128,6 +134,18 @@ function retriable(method: string, body: Readable | Buffer | null, err: OriginEr
 }
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Size of a header section as HTTP/1.1 would carry it: "name: value\r\n" per field. */
+function headerBytes(headers: Record<string, string | string[] | undefined>): number {
+  let n = 0;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') n += name.length + value.length + 4;
+    else for (const v of value) n += name.length + v.length + 4;
+  }
+  return n;
+}
 
 /**
  * The request target in origin-form (RFC 9112 §3.2.1). An absolute-form target (§3.2.2), which a

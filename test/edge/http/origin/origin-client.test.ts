@@ -530,6 +530,16 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect(await registry.metrics()).toMatch(/keyless_edge_origin_retries_total\{origin="[^"]+"\} 1/);
   });
 
+  it('holds an h2 answer to maxResponseHeaderBytes as it does an HTTP/1.1 one: 502 ORIGIN_ERR_HEADERS_TOO_LARGE', async () => {
+    const o = await origin({ cert: pki.server, http2: 'h2-only', handler: (_req, res) => res.writeHead(200, { 'x-big': 'b'.repeat(20_000) }).end('body') });
+    const err = await failure(get(client({ url: o.url, http2: true })));
+    expect(err.code).toBe('ORIGIN_ERR_HEADERS_TOO_LARGE');
+    expect(err.status).toBe(502);
+    const roomy = await get(client({ url: o.url, http2: true, maxResponseHeaderBytes: 32_768 }));
+    expect(roomy.status).toBe(200);
+    expect((await readBody(roomy.body)).toString()).toBe('body');
+  });
+
   it('probes an h2-only origin for readiness with the protocols its requests use', async () => {
     const o = await origin({ cert: pki.server, http2: 'h2-only' });
     expect((await client({ url: o.url, http2: true }).readiness()).ready).toBe(true);
