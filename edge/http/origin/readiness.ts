@@ -17,6 +17,8 @@ export interface OriginProbe {
   /** When not ok: the detailed reason. /readyz is on the private admin listener, so it may say it. */
   readonly reason?: string;
   readonly latencyMs: number;
+  /** When ok: what the origin chose by ALPN ("h2" only where origins[].http2 offers it). */
+  readonly protocol?: 'h2' | 'http/1.1';
   /** Set for an origin that is reachable but not verified (mode full). */
   readonly warning?: string;
 }
@@ -47,13 +49,14 @@ export async function probeOrigin(connector: OriginConnector): Promise<OriginPro
   const base = { name: origin.name, origin: origin.origin, mode: origin.mode, ...(origin.mode === 'full' ? { warning: fullModeWarning(origin) } : {}) };
   try {
     const socket = await connector.connect(AbortSignal.timeout(origin.timeouts.connectMs));
+    const protocol = socket.alpnProtocol === 'h2' ? 'h2' : 'http/1.1';
     try {
       // Also without a client certificate: an origin that requires one refuses exactly then.
       if (socket.getProtocol() === 'TLSv1.3') await clientCertVerdict(socket);
     } finally {
       socket.destroy();
     }
-    return { ...base, ok: true, latencyMs: performance.now() - started };
+    return { ...base, ok: true, protocol, latencyMs: performance.now() - started };
   } catch (err) {
     const e = toOriginError(err, origin.name);
     return { ...base, ok: false, code: e.code, reason: e.message, latencyMs: performance.now() - started };

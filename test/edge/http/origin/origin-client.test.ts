@@ -540,9 +540,13 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect((await readBody(roomy.body)).toString()).toBe('body');
   });
 
-  it('probes an h2-only origin for readiness with the protocols its requests use', async () => {
+  it('probes an h2-only origin for readiness with the protocols its requests use, and says which it chose', async () => {
     const o = await origin({ cert: pki.server, http2: 'h2-only' });
-    expect((await client({ url: o.url, http2: true }).readiness()).ready).toBe(true);
+    const ready = await client({ url: o.url, http2: true }).readiness();
+    expect(ready.ready).toBe(true);
+    expect(ready.origins[0]).toMatchObject({ ok: true, protocol: 'h2' });
+    const h1 = await origin({ cert: pki.server, http2: 'h2-or-http1' });
+    expect((await client({ url: h1.url }).readiness()).origins[0]).toMatchObject({ ok: true, protocol: 'http/1.1' });
   });
 });
 
