@@ -269,7 +269,7 @@ export class Edge implements AdminTarget {
       const probe = await this.stages.origin.readiness();
       originsReady = probe.ready;
       for (const o of probe.origins) {
-        checks[`origin ${o.name}`] = o.ok ? `reachable (${o.mode}, ${Math.round(o.latencyMs)} ms)` : `unreachable: ${o.code ?? 'error'}`;
+        checks[`origin ${o.name}`] = o.ok ? `reachable (${o.mode}, ${o.protocol ?? 'http/1.1'}, ${Math.round(o.latencyMs)} ms)` : `unreachable: ${o.code ?? 'error'}`;
         if (o.warning) warnings.push(o.warning);
       }
       warnings.push(...this.stages.origin.warnings().filter((w) => !warnings.includes(w)));

@@ -191,7 +191,8 @@ describe('the admin API', () => {
     const ready = await admin(stack, 'GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.json).toMatchObject({ ready: true, checks: { keyServers: '1/1 serving', keys: '4 granted' } });
-    expect(JSON.stringify(ready.json)).toMatch(/reachable \(strict/);
+    // The demo origin speaks HTTP/1.1 (origins[].http2 is off).
+    expect(JSON.stringify(ready.json)).toMatch(/reachable \(strict, http\/1\.1, \d+ ms\)/);
   });
 
   it('exports Prometheus metrics for requests, the cache, handshakes, the key servers and the origin', async () => {
