@@ -495,38 +495,36 @@ describe('HTTP/2 to the origin (http2: true)', () => {
     expect(o.requests()).toBe(0);
   });
 
-  it('maps a stream the origin resets to ORIGIN_ERR_RESET (502) for a request it may not repeat, and the connection keeps serving', async () => {
+  /** An h2-only origin that resets its first stream with `code` and answers `answer` to the others. */
+  async function resettingOrigin(code: number, answer: string): Promise<{ url: string; calls: () => number }> {
     let calls = 0;
     const o = await origin({
       cert: pki.server,
       http2: 'h2-only',
       handler: (req, res) => {
-        if (++calls === 1) (req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-        else res.end('fine');
+        if (++calls === 1) (req as unknown as http2.Http2ServerRequest).stream.close(code);
+        else res.end(answer);
       },
     });
+    return { url: o.url, calls: () => calls };
+  }
+
+  it('maps a stream the origin resets to ORIGIN_ERR_RESET (502) for a request it may not repeat, and the connection keeps serving', async () => {
+    const o = await resettingOrigin(http2.constants.NGHTTP2_INTERNAL_ERROR, 'fine');
     const c = client({ url: o.url, http2: true });
     const err = await failure(get(c, { method: 'DELETE', url: '/thing' }));
     expect(err.code).toBe('ORIGIN_ERR_RESET');
     expect(err.status).toBe(502);
-    expect(calls).toBe(1);
+    expect(o.calls()).toBe(1);
     expect((await readBody((await get(c)).body)).toString()).toBe('fine');
   });
 
   it('sends a GET again, once, when the origin refuses its stream (REFUSED_STREAM: never processed, RFC 9113 §8.7)', async () => {
-    let calls = 0;
-    const o = await origin({
-      cert: pki.server,
-      http2: 'h2-only',
-      handler: (req, res) => {
-        if (++calls === 1) (req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-        else res.end('second time');
-      },
-    });
+    const o = await resettingOrigin(http2.constants.NGHTTP2_REFUSED_STREAM, 'second time');
     const registry = new Registry();
     const res = await get(client({ url: o.url, http2: true }, { registry }));
     expect((await readBody(res.body)).toString()).toBe('second time');
-    expect(calls).toBe(2);
+    expect(o.calls()).toBe(2);
     expect(await registry.metrics()).toMatch(/keyless_edge_origin_retries_total\{origin="[^"]+"\} 1/);
   });
 
