@@ -18,6 +18,7 @@ import { idInRanges, isMarker } from './rule.js';
 import type { Transaction } from './transaction.js';
 import { everyForm, transformed } from './transform-chain.js';
 import { resolveTargets } from './variables.js';
+import { nothingToRead, presentSources } from './presence.js';
 
 /** At most this many matched variables are kept per rule match for the record. */
 const MAX_RECORDED_VARS = 8;
@@ -27,10 +28,15 @@ export function runPhase(ruleset: Ruleset, tx: Transaction, phase: number): void
   if (!program || tx.interruption !== null || tx.allowed === 'request') return;
   if (tx.allowed === 'phase') tx.allowed = 'none';
   const entries = program.entries;
+  // The request collections are fixed for the phase (presence.ts).
+  const present = presentSources(tx);
   for (let i = 0; i < entries.length; i++) {
     if (tx.engineMode === 'Off') return;
     const entry = entries[i]!;
-    if (isMarker(entry) || tx.isRemoved(entry)) continue;
+    if (isMarker(entry)) continue;
+    // Nothing for its targets to read: the rule cannot match, so it changes nothing.
+    if (entry.inputs !== null && nothingToRead(entry.inputs, present, tx)) continue;
+    if (tx.isRemoved(entry)) continue;
     tx.currentRule = entry;
     if (tx.matchedVars.length > 0) tx.matchedVars = [];
     const matched = evaluate(entry, tx);

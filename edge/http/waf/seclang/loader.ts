@@ -20,6 +20,7 @@ import { parseActions, parseVariables } from './syntax.js';
 import { TransformTrie, ValueMemo } from './transform-chain.js';
 import { compilePcre } from '../regex/compile.js';
 import { attachRegexSets } from './regex-sets.js';
+import { ruleInputs } from './presence.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -131,6 +132,7 @@ class Loader {
     };
     attachRegexSets(ruleset);
     for (const head of this.rulesById.values()) {
+      head.inputs = ruleInputs(head);
       for (let r: Rule | null = head; r !== null; r = r.chained) {
         r.targetKey = targetKey(r);
         if (r.regexSlot !== null && r.targetKey !== null) r.regexSlot.unionKey = `${r.regexSlot.set.id} ${r.targetKey}`;

@@ -295,6 +295,7 @@ export function compileRuleDirective(src: RuleSource, ctx: RuleCompileContext, p
     isChained: parent !== null,
     regexSlot: null,
     targetKey: null,
+    inputs: null,
   };
   return { rule, chain };
 }

@@ -6,6 +6,7 @@ import type { Macro } from './macros.js';
 import type { Operator } from './operators.js';
 import type { ChainNode } from './transform-chain.js';
 import type { RegexSlot } from './regex-sets.js';
+import type { RuleInputs } from './presence.js';
 
 export type Selector =
   | { readonly kind: 'key'; readonly key: string }
@@ -99,6 +100,8 @@ export interface Rule {
    * list per request under this key; null when a target changes while the request runs (TX, ...).
    */
   targetKey: string | null;
+  /** For a chain starter: what its targets read, so a request without any of it passes the rule over (presence.ts); null: always evaluated. */
+  inputs: RuleInputs | null;
 }
 
 export interface Marker {

@@ -98,6 +98,12 @@ export class Transaction {
 
   /** Resolved target lists shared by rules with the same targets (Rule.targetKey), until the body arrives. */
   readonly targetCache = new Map<string, TargetValue[]>();
+  private headerNameSet: Set<string> | null = null;
+  /** The lower-case names of the request's headers (for REQUEST_HEADERS:name targets; see presence.ts). */
+  get headerNames(): ReadonlySet<string> {
+    return (this.headerNameSet ??= new Set(this.request.headers.map(([name]) => name)));
+  }
+
   /** The body was longer than the limit and only its start was inspected. */
   bodyTruncated = false;
 

@@ -4,6 +4,7 @@
 // or none when the thing does not exist (no body, no such header), so that a rule — even a
 // negated one — does not run against it. "&" counts values instead.
 import type { MacroRef } from './macros.js';
+import type { CompiledRegex } from '../regex/compile.js';
 import type { Exclusion, Rule, Selector, Target } from './rule.js';
 import { SEVERITIES } from './rule.js';
 import type { Transaction } from './transaction.js';
@@ -306,25 +307,32 @@ function timeVariable(name: string, d: Date): string {
 
 const selectorMemo = new WeakMap<object, Map<string, boolean>>();
 
+/** A regex selector's answers by key: names repeat across rules and requests (CRS excludes /__utm/ cookies in dozens of rules). */
+function memoOf(re: CompiledRegex): Map<string, boolean> {
+  let memo = selectorMemo.get(re);
+  if (!memo) {
+    memo = new Map();
+    selectorMemo.set(re, memo);
+  }
+  return memo;
+}
+
+function regexMatches(re: CompiledRegex, memo: Map<string, boolean>, key: string, tx: Transaction): boolean {
+  let hit = memo.get(key);
+  if (hit === undefined) {
+    hit = re.test(key, tx.budget);
+    if (memo.size >= 1024) memo.clear();
+    memo.set(key, hit);
+  }
+  return hit;
+}
+
 function selectorMatches(selector: Selector, key: string, tx: Transaction): boolean {
   switch (selector.kind) {
     case 'key':
       return key.length === selector.key.length && key.toLowerCase() === selector.key;
-    case 'regex': {
-      // Names repeat across rules and requests (CRS excludes /__utm/ cookies in dozens of rules).
-      let memo = selectorMemo.get(selector.re);
-      if (!memo) {
-        memo = new Map();
-        selectorMemo.set(selector.re, memo);
-      }
-      let hit = memo.get(key);
-      if (hit === undefined) {
-        hit = selector.re.test(key, tx.budget);
-        if (memo.size >= 1024) memo.clear();
-        memo.set(key, hit);
-      }
-      return hit;
-    }
+    case 'regex':
+      return regexMatches(selector.re, memoOf(selector.re), key, tx);
     case 'xpath':
       return true;
   }
@@ -361,7 +369,8 @@ function resolveUncached(tx: Transaction, rule: Rule, exclusions: readonly Exclu
     const values = selectTarget(tx, target);
     if (target.count) {
       const kept = exclusions.length === 0 ? values : values.filter((v) => !excluded(v, exclusions, tx));
-      out.push(value(target.collection, '', String(kept.length), target.text.replace(/^&/, '')));
+      // The name a count is reported under: the target as written, without its "&".
+      out.push(value(target.collection, '', String(kept.length), target.text.slice(1)));
       continue;
     }
     for (const v of values) if (exclusions.length === 0 || !excluded(v, exclusions, tx)) out.push(v);
@@ -389,8 +398,9 @@ export function selectTarget(tx: Transaction, target: Target): TargetValue[] {
     // match (usually none), rather than a value for every one of the hundred-odd TX entries.
     const map = tx.persistent(target.collection);
     if (!map) return NONE;
+    const memo = memoOf(sel.re);
     let out: TargetValue[] | null = null;
-    for (const [k, v] of map) if (selectorMatches(sel, k, tx)) (out ??= []).push(value(target.collection, k, v));
+    for (const k of map.keys()) if (regexMatches(sel.re, memo, k, tx)) (out ??= []).push(value(target.collection, k, map.get(k)!));
     return out ?? NONE;
   }
   const all = collectionValues(tx, target.collection);
