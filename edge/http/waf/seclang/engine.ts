@@ -66,7 +66,7 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
     // Rules that share targets and a set: one pass over the values tells which patterns match
     // any of them; a rule whose pattern matches none is done without looking at each value.
     const any = unionOfHits(tx, slot.unionKey, slot.set, targets, rule);
-    if (any !== null && any[slot.index] !== 1) return false;
+    if (any !== null && !any.includes(slot.index)) return false;
   }
   for (const target of targets) {
     if (slot !== null && target.stable === true) {
@@ -126,27 +126,43 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
   return rule.chained === null || evaluate(rule.chained, tx);
 }
 
-function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: readonly TargetValue[], rule: Rule): Uint8Array | null {
+/** The indexes of the set's patterns that match any of the values; null when a value has no set answer. */
+function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: readonly TargetValue[], rule: Rule): readonly number[] | null {
   const cached = tx.hitUnions.get(id);
   if (cached !== undefined) return cached;
-  let union: Uint8Array | null = null;
+  // A few indexes at most for real traffic: a short array, not a typed array of the set's size
+  // (allocating one was most of this function's time).
+  let union: number[] | null = null;
+  // Once the union is longer than a few, membership by index: many values that each hit many
+  // patterns must not cost values × patterns² (the union is at most the set's size).
+  let seen: Uint8Array | null = null;
   for (const target of targets) {
     if (target.stable !== true) return remember(tx, id, null);
     const hits = target.setHits?.[set.id] ?? set.hits(target, () => transformed(target, rule.transforms));
     if (hits === null) return remember(tx, id, null);
-    if (hits.length > 0) {
-      union ??= new Uint8Array(set.size);
-      for (const i of hits) union[i] = 1;
+    for (const i of hits) {
+      union ??= [];
+      if (seen !== null) {
+        if (seen[i] === 0) {
+          seen[i] = 1;
+          union.push(i);
+        }
+      } else if (!union.includes(i)) {
+        union.push(i);
+        if (union.length > 8) {
+          seen = new Uint8Array(set.size);
+          for (const j of union) seen[j] = 1;
+        }
+      }
     }
   }
-  // No value matched any pattern of the set.
-  union ??= NOTHING;
-  return remember(tx, id, union);
+  // NOTHING: no value matched any pattern of the set.
+  return remember(tx, id, union ?? NOTHING);
 }
 
-const NOTHING = new Uint8Array(0);
+const NOTHING: readonly number[] = Object.freeze([]);
 
-function remember(tx: Transaction, id: string, union: Uint8Array | null): Uint8Array | null {
+function remember(tx: Transaction, id: string, union: readonly number[] | null): readonly number[] | null {
   tx.hitUnions.set(id, union);
   return union;
 }
@@ -303,11 +319,7 @@ function afterMatch(rule: Rule, tx: Transaction, program: PhaseProgram, index: n
         break;
     }
   }
-  if (rule.skipAfter !== null) {
-    const target = program.targets.get(rule.skipAfter);
-    // ModSecurity: a skipAfter whose target is not in this phase skips the rest of the phase.
-    return target === undefined || target < index ? program.entries.length : target;
-  }
+  if (rule.skipAfter !== null) return program.skipTo[index]!;
   if (rule.skip > 0) {
     let skipped = 0;
     let i = index;

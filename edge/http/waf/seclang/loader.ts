@@ -36,8 +36,12 @@ export interface Diagnostic {
 
 export interface PhaseProgram {
   readonly entries: readonly PhaseEntry[];
-  /** skipAfter targets: marker name or rule id → index of that entry. */
-  readonly targets: ReadonlyMap<string, number>;
+  /**
+   * Per entry with a skipAfter: the index of its target (a marker or rule id), or entries.length
+   * when the target is not later in this phase (ModSecurity then skips the rest of the phase);
+   * -1 for entries without one. Resolved here once, not by name on every match.
+   */
+  readonly skipTo: readonly number[];
 }
 
 export interface Ruleset {
@@ -433,7 +437,12 @@ class Loader {
       const entries = this.entries.filter((e) => isMarker(e) || e.phase === phase);
       const targets = new Map<string, number>();
       entries.forEach((e, i) => targets.set(isMarker(e) ? e.marker : String(e.id), i));
-      programs.set(phase, { entries, targets });
+      const skipTo = entries.map((e, i) => {
+        if (isMarker(e) || e.skipAfter === null) return -1;
+        const target = targets.get(e.skipAfter);
+        return target === undefined || target < i ? entries.length : target;
+      });
+      programs.set(phase, { entries, skipTo });
     }
     return programs;
   }

@@ -88,7 +88,7 @@ export class Transaction {
   }
 
   /** Per (set, shared target list): which of the set's patterns match any of the values (engine.ts). */
-  readonly hitUnions = new Map<string, Uint8Array | null>();
+  readonly hitUnions = new Map<string, readonly number[] | null>();
 
   /** TX:key (and other persistent collections) as one-value lists, while their value stays the same. */
   readonly keyedValues = new Map<string, TargetValue[]>();

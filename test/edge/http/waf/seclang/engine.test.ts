@@ -76,6 +76,30 @@ describe('rule evaluation and actions', () => {
       SecAction "id:3,phase:1,pass,log,msg:'after'"
     `, { url: '/?a=1' });
     expect(matched(tx)).toEqual([3]);
+    // A target that is not later in the phase (earlier, in another phase, or absent) skips the rest of the phase.
+    const elsewhere = transact(`
+      SecMarker BEFORE
+      SecRule ARGS:a "@streq 1" "id:1,phase:1,pass,nolog,skipAfter:BEFORE"
+      SecAction "id:2,phase:1,pass,log,msg:'skipped'"
+      SecRule ARGS:a "@streq 1" "id:3,phase:2,pass,nolog,skipAfter:NOWHERE"
+      SecAction "id:4,phase:2,pass,log,msg:'skipped too'"
+      SecRule ARGS:a "@streq 1" "id:5,phase:1,pass,log,msg:'after the first phase ended'"
+    `, { url: '/?a=1' });
+    expect(matched(elsewhere)).toEqual([]);
+  });
+
+  it('rules sharing a pattern set and targets each see whether their own pattern matched any value, however many hit', () => {
+    // Twenty rules over the same targets and transformations share one RE2.Set and one union of
+    // hits per request; the union is a short list up to a few hits, then indexed by pattern.
+    const text = Array.from({ length: 20 }, (_, i) => `SecRule ARGS|REQUEST_COOKIES "@rx p${i}x" "id:${i + 1},phase:2,pass,log,t:none"`).join('\n');
+    const ruleset = rules(text);
+    expect(ruleset.rulesById.get(1)!.regexSlot?.set.size).toBe(20);
+    const hit = (ids: number[]) => ids.map((i) => `a${i}=p${i - 1}x`).join('&');
+    for (const ids of [[], [3], [1, 5, 9], [2, 4, 6, 8, 10, 12, 14, 16, 18, 20], Array.from({ length: 20 }, (_, i) => i + 1)]) {
+      expect(matched(transact(ruleset, { url: `/?${hit(ids)}&z=none` })), ids.join(',')).toEqual(ids);
+    }
+    // Hits spread over several values and both collections, repeated.
+    expect(matched(transact(ruleset, { url: '/?a=p0xp1xp2xp3x&b=p4xp5xp6xp7xp8x&c=p0x', headers: { cookie: 's=p19xp12x' } }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20]);
   });
 
   it('skip:N skips the next N rules', () => {
