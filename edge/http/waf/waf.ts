@@ -477,9 +477,12 @@ export function anomalyScore(tx: Transaction): number {
   const direct = int(t.get('blocking_inbound_anomaly_score')) || int(t.get('anomaly_score')) || int(t.get('inbound_anomaly_score'));
   if (direct > 0) return direct;
   let sum = 0;
-  for (let pl = 1; pl <= 4; pl++) sum += int(t.get(`anomaly_score_pl${pl}`)) + int(t.get(`inbound_anomaly_score_pl${pl}`));
+  for (const name of PER_LEVEL_SCORES) sum += int(t.get(name));
   return sum;
 }
+
+/** CRS 3's and CRS 4's per-paranoia-level scores, named once rather than on every verdict. */
+const PER_LEVEL_SCORES = [1, 2, 3, 4].flatMap((pl) => [`anomaly_score_pl${pl}`, `inbound_anomaly_score_pl${pl}`]);
 
 /** At most this many matched variables per managed rule in a verdict (the engine keeps 8). */
 const MAX_MATCHED_VARIABLES = 8;

@@ -133,7 +133,7 @@ function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: read
   // A few indexes at most for real traffic: a short array, not a typed array of the set's size
   // (allocating one was most of this function's time).
   let union: number[] | null = null;
-  // Once the union is longer than a few, membership by index: many values that each hit many
+  // Once the union is longer than 32, membership by index: many values that each hit many
   // patterns must not cost values × patterns² (the union is at most the set's size).
   let seen: Uint8Array | null = null;
   for (const target of targets) {
@@ -149,7 +149,7 @@ function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: read
         }
       } else if (!union.includes(i)) {
         union.push(i);
-        if (union.length > 8) {
+        if (union.length > 32) {
           seen = new Uint8Array(set.size);
           for (const j of union) seen[j] = 1;
         }

@@ -195,6 +195,9 @@ function compileBare(name: string, negated: boolean, param: string, options: Ope
     case 'lt':
     case 'le': {
       const compare = COMPARISONS[lname]!;
+      // A constant parameter (CRS's "@lt 2", "@eq 0") is read as a number once.
+      const constant = macro.constant ? atoi(param) : null;
+      if (constant !== null) return { ...base, run: (input) => (compare(atoi(input), constant) ? MATCH_ALL : null) };
       return { ...base, run: (input, ctx) => (compare(atoi(input), atoi(text(ctx))) ? MATCH_ALL : null) };
     }
     case 'ipmatch':

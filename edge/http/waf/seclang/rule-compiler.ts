@@ -15,7 +15,7 @@ import { parseIdRanges, SEVERITIES } from './rule.js';
 import { parseActions, parseOperator, parseVariables, SyntaxProblem } from './syntax.js';
 import type { ActionSyntax, VariableSyntax } from './syntax.js';
 import { TRANSFORMATIONS } from './transformations.js';
-import { KNOWN_VARIABLES } from './variables.js';
+import { canonicalVariable, KNOWN_VARIABLES } from './variables.js';
 import type { Transformation } from './transformations.js';
 import type { ChainNode, TransformTrie } from './transform-chain.js';
 
@@ -316,6 +316,20 @@ function parseSeverity(v: string | null): number | null {
   return i;
 }
 
+/**
+ * One string object per key name across the rules: setvar:tx.foo=... stores TX under the very
+ * string that TX:foo later looks up, so the Map compares pointers, not characters. Grows with
+ * the distinct names in the rule files only.
+ */
+const KEYS = new Map<string, string>();
+
+function sameKey(name: string): string {
+  const known = KEYS.get(name);
+  if (known !== undefined) return known;
+  KEYS.set(name, name);
+  return name;
+}
+
 /** setvar:tx.a=1, setvar:tx.a=+%{tx.b}, setvar:!tx.a, setvar:tx.a (= 1) */
 export function parseSetvar(v: string | null): RuntimeAction {
   if (v === null || v === '') throw new RuleCompileError('setvar needs a variable', 'invalid');
@@ -325,8 +339,8 @@ export function parseSetvar(v: string | null): RuntimeAction {
   const target = eq < 0 ? body : body.slice(0, eq);
   const dot = target.indexOf('.');
   if (dot <= 0) throw new RuleCompileError(`setvar "${v}" does not name a collection (tx.name)`, 'invalid');
-  const collection = target.slice(0, dot).toUpperCase();
-  const name = compileMacro(target.slice(dot + 1).toLowerCase());
+  const collection = canonicalVariable(target.slice(0, dot).toUpperCase());
+  const name = compileMacro(sameKey(target.slice(dot + 1).toLowerCase()));
   if (del) return { kind: 'setvar', collection, name, op: 'delete', value: compileMacro('') };
   if (eq < 0) return { kind: 'setvar', collection, name, op: 'set', value: compileMacro('1') };
   const raw = body.slice(eq + 1);
@@ -419,7 +433,7 @@ function toSelector(vs: VariableSyntax): Selector | null {
   const sel = vs.selector;
   if (sel === null) return null;
   if (sel.kind === 'xpath') return { kind: 'xpath', path: sel.path };
-  if (sel.kind === 'key') return { kind: 'key', key: sel.key.toLowerCase() };
+  if (sel.kind === 'key') return { kind: 'key', key: sameKey(sel.key.toLowerCase()) };
   try {
     // Selector regexes are case-insensitive: collection keys are (header and argument names).
     return { kind: 'regex', re: compilePcre(sel.source, { caseInsensitive: true }) };
@@ -429,11 +443,12 @@ function toSelector(vs: VariableSyntax): Selector | null {
 }
 
 export function toTarget(vs: VariableSyntax): Target {
-  return { collection: vs.name, selector: toSelector(vs), count: vs.count, text: vs.text };
+  return { collection: canonicalVariable(vs.name), selector: toSelector(vs), count: vs.count, text: vs.text };
 }
 
 export function toExclusion(vs: VariableSyntax): Exclusion {
   const selector = toSelector(vs);
-  if (selector?.kind === 'xpath') return { collection: vs.name, selector: null, text: vs.text };
-  return { collection: vs.name, selector, text: vs.text };
+  const collection = canonicalVariable(vs.name);
+  if (selector?.kind === 'xpath') return { collection, selector: null, text: vs.text };
+  return { collection, selector, text: vs.text };
 }

@@ -34,6 +34,18 @@ export const KNOWN_VARIABLES = new Set([
   'RESPONSE_CONTENT_TYPE', 'RESPONSE_CONTENT_LENGTH', 'STATUS_LINE', 'STREAM_INPUT_BODY', 'STREAM_OUTPUT_BODY',
 ]);
 
+/**
+ * The engine's own string for a known variable name. Names parsed from rule text are new strings;
+ * the engine compares them against its literals on every rule (the switch below, PERSISTENT), and
+ * a comparison of two different string objects reads their characters, where one of the same
+ * object is a pointer comparison.
+ */
+const CANONICAL = new Map([...KNOWN_VARIABLES].map((name) => [name, name]));
+
+export function canonicalVariable(name: string): string {
+  return CANONICAL.get(name) ?? name;
+}
+
 const NONE: TargetValue[] = [];
 
 const PERSISTENT = new Set(['TX', 'ENV', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);

@@ -89,13 +89,13 @@ describe('rule evaluation and actions', () => {
   });
 
   it('rules sharing a pattern set and targets each see whether their own pattern matched any value, however many hit', () => {
-    // Twenty rules over the same targets and transformations share one RE2.Set and one union of
-    // hits per request; the union is a short list up to a few hits, then indexed by pattern.
-    const text = Array.from({ length: 20 }, (_, i) => `SecRule ARGS|REQUEST_COOKIES "@rx p${i}x" "id:${i + 1},phase:2,pass,log,t:none"`).join('\n');
+    // Forty rules over the same targets and transformations share one RE2.Set and one union of
+    // hits per request; the union is a short list up to 32 hits, then indexed by pattern.
+    const text = Array.from({ length: 40 }, (_, i) => `SecRule ARGS|REQUEST_COOKIES "@rx p${i}x" "id:${i + 1},phase:2,pass,log,t:none"`).join('\n');
     const ruleset = rules(text);
-    expect(ruleset.rulesById.get(1)!.regexSlot?.set.size).toBe(20);
+    expect(ruleset.rulesById.get(1)!.regexSlot?.set.size).toBe(40);
     const hit = (ids: number[]) => ids.map((i) => `a${i}=p${i - 1}x`).join('&');
-    for (const ids of [[], [3], [1, 5, 9], [2, 4, 6, 8, 10, 12, 14, 16, 18, 20], Array.from({ length: 20 }, (_, i) => i + 1)]) {
+    for (const ids of [[], [3], [1, 5, 9], [2, 4, 6, 8, 10, 12, 14, 16, 18, 20], Array.from({ length: 34 }, (_, i) => 2 * i + 1).filter((i) => i <= 40).concat([2, 40]).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1)]) {
       expect(matched(transact(ruleset, { url: `/?${hit(ids)}&z=none` })), ids.join(',')).toEqual(ids);
     }
     // Hits spread over several values and both collections, repeated.
