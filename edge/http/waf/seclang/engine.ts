@@ -13,7 +13,7 @@ import type { OperatorMatch } from './operators.js';
 import type { TargetValue } from './transform-chain.js';
 import type { PatternSet } from './regex-sets.js';
 import type { PhaseProgram, Ruleset } from './loader.js';
-import type { CtlAction, Rule, RuntimeAction } from './rule.js';
+import type { CtlAction, Rule, RuntimeAction, TxProbe } from './rule.js';
 import { idInRanges, isMarker } from './rule.js';
 import type { Transaction } from './transaction.js';
 import { everyForm, transformed } from './transform-chain.js';
@@ -58,6 +58,9 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
   const op = rule.operator;
   const ctx = tx.operatorContext;
   const testOnly = op.test !== undefined && (!rule.capture || op.negated);
+  // One TX variable, read directly (a third of CRS's request rules: paranoia-level gates, setup
+  // defaults); the general path below gives the same answer, through target lists and caches.
+  if (rule.txProbe !== null && tx.targetRemovals.length === 0) return evaluateTxProbe(rule, rule.txProbe, tx, testOnly);
   let any = false;
   const slot = rule.multiMatch ? null : rule.regexSlot;
   const needCaptures = rule.capture && !op.negated;
@@ -127,6 +130,25 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
 }
 
 /** The indexes of the set's patterns that match any of the values; null when a value has no set answer. */
+function evaluateTxProbe(rule: Rule, probe: TxProbe, tx: Transaction, testOnly: boolean): boolean {
+  const op = rule.operator!;
+  const raw = tx.tx.get(probe.key);
+  // &TX:key counts 0 or 1; TX:key alone is no value at all when unset (nothing to run on).
+  if (raw === undefined && !probe.count) return false;
+  const form = probe.count ? (raw === undefined ? '0' : '1') : raw!;
+  const ctx = tx.operatorContext;
+  let m: OperatorMatch | null = null;
+  if (testOnly) {
+    if (op.test!(form, ctx) === op.negated) return false;
+  } else {
+    m = op.run(form, ctx);
+    if ((m !== null) === op.negated) return false;
+  }
+  const target: TargetValue = { name: probe.name, collection: 'TX', key: probe.count ? '' : probe.key, value: form };
+  recordMatch(rule, tx, target, form, m);
+  return rule.chained === null || evaluate(rule.chained, tx);
+}
+
 function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: readonly TargetValue[], rule: Rule): readonly number[] | null {
   const cached = tx.hitUnions.get(id);
   if (cached !== undefined) return cached;

@@ -14,7 +14,7 @@ import type { Directive } from './lexer.js';
 import type { OperatorCompileOptions } from './operators.js';
 import { compileRuleDirective, RuleCompileError, toExclusion, toTarget } from './rule-compiler.js';
 import type { DefaultActions, RuleCompileContext } from './rule-compiler.js';
-import type { Marker, PhaseEntry, Rule, RuleEngineMode } from './rule.js';
+import type { Marker, PhaseEntry, Rule, RuleEngineMode, TxProbe } from './rule.js';
 import { idInRanges, isMarker, parseIdRanges } from './rule.js';
 import { parseActions, parseVariables } from './syntax.js';
 import { TransformTrie, ValueMemo } from './transform-chain.js';
@@ -138,6 +138,7 @@ class Loader {
     for (const head of this.rulesById.values()) {
       head.inputs = ruleInputs(head);
       for (let r: Rule | null = head; r !== null; r = r.chained) {
+        r.txProbe = txProbe(r);
         r.targetKey = targetKey(r);
         if (r.regexSlot !== null && r.targetKey !== null) r.regexSlot.unionKey = `${r.regexSlot.set.id} ${r.targetKey}`;
       }
@@ -450,6 +451,15 @@ class Loader {
 
 /** Variables whose values change while a request is processed: their lists cannot be shared between rules. */
 const CHANGING = new Set(['TX', 'ENV', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'DURATION', 'HIGHEST_SEVERITY', 'REQBODY_PROCESSOR', 'TIME', 'TIME_DAY', 'TIME_EPOCH', 'TIME_HOUR', 'TIME_MIN', 'TIME_MON', 'TIME_SEC', 'TIME_WDAY', 'TIME_YEAR']);
+
+/** See Rule.txProbe. The value is the variable's own, so transformations would need the general path. */
+function txProbe(rule: Rule): TxProbe | null {
+  const t = rule.targets[0];
+  if (rule.targets.length !== 1 || rule.exclusions.length > 0 || rule.operator === null || rule.multiMatch || rule.transforms.fn !== null) return null;
+  if (t === undefined || t.collection !== 'TX' || t.selector?.kind !== 'key') return null;
+  // The names the general path gives (variables.ts): a count is named as written, a value by its key.
+  return { key: t.selector.key, count: t.count, name: t.count ? t.text.slice(1) : `TX:${t.selector.key}` };
+}
 
 function targetKey(rule: Rule): string | null {
   if (rule.targets.some((t) => CHANGING.has(t.collection))) return null;

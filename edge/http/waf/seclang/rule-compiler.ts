@@ -296,6 +296,7 @@ export function compileRuleDirective(src: RuleSource, ctx: RuleCompileContext, p
     regexSlot: null,
     targetKey: null,
     inputs: null,
+    txProbe: null,
   };
   return { rule, chain };
 }

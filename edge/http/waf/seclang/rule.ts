@@ -102,6 +102,17 @@ export interface Rule {
   targetKey: string | null;
   /** For a chain starter: what its targets read, so a request without any of it passes the rule over (presence.ts); null: always evaluated. */
   inputs: RuleInputs | null;
+  /** Set when the rule reads one TX variable (or its count) and nothing else: the engine reads it directly (engine.ts). */
+  txProbe: TxProbe | null;
+}
+
+/** TX:key or &TX:key as a rule's only target, without exclusions, transformations or multiMatch. */
+export interface TxProbe {
+  /** Lower-case key. */
+  readonly key: string;
+  readonly count: boolean;
+  /** MATCHED_VAR_NAME when it matches: what the general path names the value. */
+  readonly name: string;
 }
 
 export interface Marker {

@@ -102,6 +102,36 @@ describe('rule evaluation and actions', () => {
     expect(matched(transact(ruleset, { url: '/?a=p0xp1xp2xp3x&b=p4xp5xp6xp7xp8x&c=p0x', headers: { cookie: 's=p19xp12x' } }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20]);
   });
 
+  it('rules reading one TX variable answer as the general path does (the direct read is only faster)', () => {
+    const text = `
+      SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=2,setvar:tx.name=Alice,setvar:tx.empty="
+      SecRule TX:LEVEL "@lt 3" "id:2,phase:1,pass,log,msg:'lt %{MATCHED_VAR_NAME}=%{MATCHED_VAR}',setvar:tx.seen_lt=1"
+      SecRule TX:level "!@eq 2" "id:3,phase:1,pass,log,msg:'never'"
+      SecRule &TX:missing "@eq 0" "id:4,phase:1,pass,log,msg:'count %{MATCHED_VAR_NAME}=%{MATCHED_VAR}',setvar:tx.missing=1"
+      SecRule &TX:missing "@eq 1" "id:5,phase:1,pass,log,msg:'now %{MATCHED_VAR}'"
+      SecRule TX:name "@rx ^(A)(l)" "id:6,phase:1,pass,log,capture,msg:'cap %{TX.1}%{TX.2}',setvar:tx.caught=%{TX.0}"
+      SecRule TX:empty "@rx ^$" "id:7,phase:1,pass,log,msg:'empty value is a value'"
+      SecRule TX:unset "!@rx x" "id:8,phase:1,pass,log,msg:'no value, no run'"
+      SecRule TX:name "@within Bob Alice Carol" "id:9,phase:1,pass,log,msg:'within',chain"
+        SecRule TX:level "@ge %{tx.missing}" "t:none,chain"
+        SecRule MATCHED_VARS_NAMES "@streq TX:level" "setvar:tx.chain=ok"
+      SecRule TX:level "@lt 3" "id:10,phase:2,pass,nolog,skipAfter:END"
+      SecAction "id:11,phase:2,pass,log,msg:'skipped'"
+      SecMarker END
+      SecRule TX:name "@streq alice" "id:12,phase:2,pass,log,t:lowercase,msg:'transformed: the general path'"
+    `;
+    const direct = transact(text);
+    const ruleset = rules(text);
+    for (const rule of ruleset.rulesById.values()) for (let r: typeof rule | null = rule; r !== null; r = r.chained) r.txProbe = null;
+    const general = transact(ruleset);
+    expect(rules(text).rulesById.get(2)!.txProbe).not.toBeNull();
+    expect(direct.matches.map((m) => [m.ruleId, m.msg, m.matched])).toEqual(general.matches.map((m) => [m.ruleId, m.msg, m.matched]));
+    expect([...direct.tx]).toEqual([...general.tx]);
+    expect(matched(direct)).toEqual([2, 4, 5, 6, 7, 9, 12]);
+    expect(direct.matches.find((m) => m.ruleId === 4)!.msg).toBe('count TX:missing=0');
+    expect(direct.tx.get('chain')).toBe('ok');
+  });
+
   it('skip:N skips the next N rules', () => {
     const tx = transact(`
       SecAction "id:1,phase:1,pass,nolog,skip:2"
