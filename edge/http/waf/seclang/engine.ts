@@ -129,7 +129,7 @@ function evaluate(rule: Rule, tx: Transaction): boolean {
   return rule.chained === null || evaluate(rule.chained, tx);
 }
 
-/** The indexes of the set's patterns that match any of the values; null when a value has no set answer. */
+/** evaluate() for a rule with a TxProbe: its one value read from TX. */
 function evaluateTxProbe(rule: Rule, probe: TxProbe, tx: Transaction, testOnly: boolean): boolean {
   const op = rule.operator!;
   const raw = tx.tx.get(probe.key);
@@ -149,6 +149,7 @@ function evaluateTxProbe(rule: Rule, probe: TxProbe, tx: Transaction, testOnly: 
   return rule.chained === null || evaluate(rule.chained, tx);
 }
 
+/** The indexes of the set's patterns that match any of the values; null when a value has no set answer. */
 function unionOfHits(tx: Transaction, id: string, set: PatternSet, targets: readonly TargetValue[], rule: Rule): readonly number[] | null {
   const cached = tx.hitUnions.get(id);
   if (cached !== undefined) return cached;
