@@ -9,14 +9,11 @@
 //                       [--profile DIR]   a V8 CPU profile of the edge into DIR (node --cpu-prof)
 //                       [--origin-http2]  the origin serves h2 too, and the edge speaks it (origins[].http2);
 //                                         nginx 1.22 proxies over HTTP/1.1 only
-//                       [--http2]         HTTP/2 cache hits for both servers, with h2load (nghttp2-client)
-//                                         instead of wrk: --connections TLS connections (default 8),
-//                                         each with --streams requests in flight (default 8); latency is
-//                                         the mean. No request limit per connection on either server
-//                                         (h2load does not reconnect after GOAWAY). Pass-through is not
-//                                         measured over HTTP/2: nginx 1.22 served it at 13-130 req/s
-//                                         here (its streams queue behind proxy_cache_lock on a route
-//                                         that is never cached), which is no baseline.
+//                       [--http2]         HTTP/2 for both servers, with h2load (nghttp2-client) instead
+//                                         of wrk: --connections TLS connections (default 8), each with
+//                                         --streams requests in flight (default 8); latency is the mean.
+//                                         No request limit per connection on either server (h2load does
+//                                         not reconnect after GOAWAY).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,7 +90,7 @@ export async function run(args: string[]): Promise<number> {
     const extra = `${http2 ? 'http: { maxRequestsPerConnection: 0 }\n' : ''}${values['extra-config'] ?? ''}`;
     edge = await startEdgeUnderTest({ pki, keyServer: keyServer.address, originPort: origin.port, dir, name: 'edge', workers, originHttp2, ...(extra ? { extra } : {}), ...(values.profile ? { profileDir: values.profile } : {}) });
     nginx = await startNginx(path.join(dir, 'nginx'), pki, origin.port, 1, { http2 });
-    for (const route of http2 ? (['cache hit'] as const) : (['cache hit', 'pass-through'] as const)) {
+    for (const route of ['cache hit', 'pass-through'] as const) {
       for (const [server, port] of [
         ['nginx', nginx.port],
         ['keyless', edge.port],

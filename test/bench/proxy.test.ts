@@ -27,11 +27,13 @@ describe.skipIf(!present)('keyless bench proxy --quick', () => {
 const h2load = (await hasTool('h2load', 'the HTTP/2 proxy benchmark smoke test')) && (await hasTool('nginx', 'the HTTP/2 proxy benchmark smoke test'));
 
 describe.skipIf(!h2load)('keyless bench proxy --http2 --quick', () => {
-  it('prints HTTP/2 cache-hit rows for the edge and nginx, with no failed request', async () => {
+  it('prints HTTP/2 cache-hit and pass-through rows for the edge and nginx, with no failed request', async () => {
     const { code, stdout, stderr } = await runKeyless(['bench', 'proxy', '--http2', '--quick']);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^HTTP\/2: h2load /m);
-    expect(stdout).toMatch(/^cache hit +nginx \(1 worker\) +\d+ .* 0$/m);
-    expect(stdout).toMatch(/^cache hit +keyless \(1 worker\) +\d+ .* 0$/m);
+    for (const route of ['cache hit', 'pass-through']) {
+      expect(stdout).toMatch(new RegExp(`^${route} +nginx \\(1 worker\\) +\\d+ .* 0$`, 'm'));
+      expect(stdout).toMatch(new RegExp(`^${route} +keyless \\(1 worker\\) +\\d+ .* 0$`, 'm'));
+    }
   });
 });
