@@ -424,6 +424,8 @@ class PcreParser {
         continue;
       }
       const low = this.classAtom(flags);
+      // \E (the end of a \Q quote that was not open) stands for nothing.
+      if (low === null) continue;
       if (low.kind === 'escape') {
         items.push(low);
         continue;
@@ -433,8 +435,9 @@ class PcreParser {
         const save = this.pos;
         this.pos++;
         const high = this.classAtom(flags);
-        if (high.kind === 'escape') {
-          items.push(low, { kind: 'range', from: 0x2d, to: 0x2d }, high);
+        if (high === null || high.kind === 'escape') {
+          // "a-\d", or "a-\E" (nothing after the "-"): the "-" is a literal.
+          items.push(low, { kind: 'range', from: 0x2d, to: 0x2d }, ...(high === null ? [] : [high]));
           continue;
         }
         if (high.from < low.from) throw new PcreSyntaxError('range out of order in class', save);
@@ -446,13 +449,15 @@ class PcreParser {
     return { type: 'class', negated, items, flags };
   }
 
-  private classAtom(flags: Flags): ClassItem & ({ kind: 'range' } | { kind: 'escape' }) {
+  /** One member of a class; null for an escape that stands for nothing (\E). */
+  private classAtom(flags: Flags): (ClassItem & ({ kind: 'range' } | { kind: 'escape' })) | null {
+    if (this.pos >= this.src.length) throw new PcreSyntaxError('missing "]"', this.pos);
     const c = this.src[this.pos++]!;
     if (c !== '\\') return { kind: 'range', from: c.charCodeAt(0), to: c.charCodeAt(0) };
     const node = this.escape(flags, true);
     if (node.type === 'literal') return { kind: 'range', from: node.code, to: node.code };
     if (node.type === 'class' && node.items.length === 1 && node.items[0]!.kind === 'escape') return node.items[0]!;
-    if (node.type === 'seq' && node.items.length === 0) return this.classAtom(flags);
+    if (node.type === 'seq' && node.items.length === 0) return null;
     throw new PcreSyntaxError('unsupported escape in a class', this.pos - 2);
   }
 

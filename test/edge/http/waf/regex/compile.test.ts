@@ -48,6 +48,11 @@ describe('PCRE translation to RE2 (ModSecurity flags: DOTALL, DOLLAR_ENDONLY, by
     expect(m('\\Q.*\\E', 'ab')).toBeNull();
     expect(m('\\012', '\n')).not.toBeNull();
     expect(m('\\cA', '\x01')).not.toBeNull();
+    // A lone \E stands for nothing, in a class too; "a-\E" leaves the "-" literal.
+    expect(m('[a\\E]x', 'ax')).not.toBeNull();
+    expect(m('[a\\E]x', ']x')).toBeNull();
+    expect(m('[a-\\E]', '-')).not.toBeNull();
+    expect(m('[a-\\E]', 'b')).toBeNull();
   });
 
   it('possessive quantifiers and atomic groups run as greedy ones, reported as approximate', () => {
@@ -67,6 +72,8 @@ describe('PCRE translation to RE2 (ModSecurity flags: DOTALL, DOLLAR_ENDONLY, by
     expect(() => compilePcre('a(b')).toThrow(/missing "\)"/);
     expect(() => compilePcre('\\p{L}')).toThrow(/Unicode property/);
     expect(() => compilePcre('*a')).toThrow(RegexCompileError);
+    // Found by the random-pattern property below: a class that ends after a \E.
+    for (const p of ['[\\E', "['M\\E", '[a-\\E']) expect(() => compilePcre(p), p).toThrow(/missing "\]"/);
   });
 });
 
