@@ -21,6 +21,7 @@ import { TransformTrie, ValueMemo } from './transform-chain.js';
 import { compilePcre } from '../regex/compile.js';
 import { attachRegexSets } from './regex-sets.js';
 import { ruleInputs } from './presence.js';
+import { countName, valueName } from './variables.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -457,8 +458,8 @@ function txProbe(rule: Rule): TxProbe | null {
   const t = rule.targets[0];
   if (rule.targets.length !== 1 || rule.exclusions.length > 0 || rule.operator === null || rule.multiMatch || rule.transforms.fn !== null) return null;
   if (t === undefined || t.collection !== 'TX' || t.selector?.kind !== 'key') return null;
-  // The names the general path gives (variables.ts): a count is named as written, a value by its key.
-  return { key: t.selector.key, count: t.count, name: t.count ? t.text.slice(1) : `TX:${t.selector.key}` };
+  // The names the general path gives the value (variables.ts).
+  return { key: t.selector.key, count: t.count, name: t.count ? countName(t) : valueName('TX', t.selector.key) };
 }
 
 function targetKey(rule: Rule): string | null {

@@ -50,8 +50,18 @@ const NONE: TargetValue[] = [];
 
 const PERSISTENT = new Set(['TX', 'ENV', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE']);
 
+/** MATCHED_VAR_NAME of a collection's value: "ARGS:q", or the variable alone ("REQUEST_URI"). */
+export function valueName(collection: string, key: string): string {
+  return key === '' ? collection : `${collection}:${key}`;
+}
+
+/** MATCHED_VAR_NAME of a count (&ARGS:q): the target as written, without its "&". */
+export function countName(target: Target): string {
+  return target.text.slice(1);
+}
+
 function value(collection: string, key: string, v: string, name?: string): TargetValue {
-  return { name: name ?? (key === '' ? collection : `${collection}:${key}`), collection, key, value: v };
+  return { name: name ?? valueName(collection, key), collection, key, value: v };
 }
 
 function stable(v: TargetValue, tx?: Transaction): TargetValue {
@@ -381,8 +391,7 @@ function resolveUncached(tx: Transaction, rule: Rule, exclusions: readonly Exclu
     const values = selectTarget(tx, target);
     if (target.count) {
       const kept = exclusions.length === 0 ? values : values.filter((v) => !excluded(v, exclusions, tx));
-      // The name a count is reported under: the target as written, without its "&".
-      out.push(value(target.collection, '', String(kept.length), target.text.slice(1)));
+      out.push(value(target.collection, '', String(kept.length), countName(target)));
       continue;
     }
     for (const v of values) if (exclusions.length === 0 || !excluded(v, exclusions, tx)) out.push(v);
