@@ -319,15 +319,18 @@ function parseSeverity(v: string | null): number | null {
 
 /**
  * One string object per key name across the rules: setvar:tx.foo=... stores TX under the very
- * string that TX:foo later looks up, so the Map compares pointers, not characters. Grows with
- * the distinct names in the rule files only.
+ * string that TX:foo later looks up, so the Map compares pointers, not characters. It grows with
+ * the distinct names of the rule files loaded (CRS 3.3: a few hundred), kept for the process's
+ * life across reloads, at most MAX_SHARED_KEYS: past that a name is used as it is, which is only
+ * slower.
  */
 const KEYS = new Map<string, string>();
+const MAX_SHARED_KEYS = 100_000;
 
 function sameKey(name: string): string {
   const known = KEYS.get(name);
   if (known !== undefined) return known;
-  KEYS.set(name, name);
+  if (KEYS.size < MAX_SHARED_KEYS) KEYS.set(name, name);
   return name;
 }
 
