@@ -16,6 +16,7 @@
 //   --audit-delay MS   the key server's audit.maxBatchDelayMs (default: the configuration default)
 //   --signing-threads N  the file store's signingThreads (default: one per core; 0: libuv's pool)
 //   --checkpoint-before-reply  the key server's audit.checkpointBeforeReply: each signature also waits for the truncation checkpoint
+//   --checkpoint-sync-ms MS    the key server's audit.checkpointSyncMs (0: every checkpoint update a durable write of its own)
 //   --profile DIR      write a V8 CPU profile of the key server to DIR (node --cpu-prof)
 import { constants, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign } from 'node:crypto';
 import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
@@ -62,6 +63,7 @@ interface Settings {
   readonly auditBatchDelayMs: number | undefined;
   readonly signingThreads: number | undefined;
   readonly checkpointBeforeReply: boolean;
+  readonly checkpointSyncMs: number | undefined;
 }
 
 export interface CellResult {
@@ -96,6 +98,7 @@ export interface BenchReport {
     readonly auditBatchDelayMs: number | null;
     readonly signingThreads: number | null;
     readonly checkpointBeforeReply: boolean;
+    readonly checkpointSyncMs: number | null;
   };
   readonly raw: Readonly<Record<string, number>>;
   readonly cells: readonly CellResult[];
@@ -119,6 +122,7 @@ function parseSettings(args: string[]): Settings {
       'audit-delay': { type: 'string' },
       'signing-threads': { type: 'string' },
       'checkpoint-before-reply': { type: 'boolean', default: false },
+      'checkpoint-sync-ms': { type: 'string' },
     },
   });
   const list = <T extends { id: string }>(value: string | undefined, all: readonly T[], flag: string): T[] => {
@@ -140,6 +144,8 @@ function parseSettings(args: string[]): Settings {
   if (signingThreads !== undefined && !(Number.isInteger(signingThreads) && signingThreads >= 0 && signingThreads <= 256)) throw new Error('--signing-threads: an integer from 0 to 256');
   const auditDelay = values['audit-delay'] === undefined ? undefined : Number(values['audit-delay']);
   if (auditDelay !== undefined && !(auditDelay >= 0 && auditDelay <= 1000)) throw new Error('--audit-delay: milliseconds from 0 to 1000');
+  const checkpointSyncMs = values['checkpoint-sync-ms'] === undefined ? undefined : Number(values['checkpoint-sync-ms']);
+  if (checkpointSyncMs !== undefined && !(Number.isInteger(checkpointSyncMs) && checkpointSyncMs >= 0 && checkpointSyncMs <= 60_000)) throw new Error('--checkpoint-sync-ms: an integer from 0 to 60000');
   return {
     budget: quick ? { signatures: 24 } : { seconds },
     passes,
@@ -153,6 +159,7 @@ function parseSettings(args: string[]): Settings {
     auditBatchDelayMs: auditDelay,
     signingThreads,
     checkpointBeforeReply: values['checkpoint-before-reply'] === true,
+    checkpointSyncMs,
   };
 }
 
@@ -168,6 +175,7 @@ export async function run(args: string[]): Promise<number> {
     ...(settings.auditBatchDelayMs !== undefined ? { auditBatchDelayMs: settings.auditBatchDelayMs } : {}),
     ...(settings.signingThreads !== undefined ? { signingThreads: settings.signingThreads } : {}),
     checkpointBeforeReply: settings.checkpointBeforeReply,
+    ...(settings.checkpointSyncMs !== undefined ? { checkpointSyncMs: settings.checkpointSyncMs } : {}),
   });
   let report: BenchReport;
   try {
@@ -239,6 +247,7 @@ async function measure(server: KeyServerUnderTest, settings: Settings, progress:
       auditBatchDelayMs: settings.auditBatchDelayMs ?? null,
       signingThreads: settings.signingThreads ?? null,
       checkpointBeforeReply: settings.checkpointBeforeReply,
+      checkpointSyncMs: settings.checkpointSyncMs ?? null,
     },
     raw,
     cells,

@@ -76,6 +76,11 @@ export const keyServerConfigSchema = z.strictObject({
     maxBatchDelayMs: z.number().nonnegative().max(1000).default(0),
     /** Hold each signature until the truncation checkpoint names its line too, not only until the line is durable. */
     checkpointBeforeReply: z.boolean().default(false),
+    /**
+     * The longest a checkpoint update stays in the page cache before an fdatasync makes it durable;
+     * 0: each update is a durable write of its own (as it always is with checkpointBeforeReply).
+     */
+    checkpointSyncMs: z.number().int().nonnegative().max(60_000).default(100),
   }),
   limits: z
     .strictObject({

@@ -80,6 +80,7 @@ export function settingsNeedingRestart(running: KeyServerConfig, next: KeyServer
     ['audit.maxFileBytes', running.audit.maxFileBytes, next.audit.maxFileBytes],
     ['audit.maxBatchDelayMs', running.audit.maxBatchDelayMs, next.audit.maxBatchDelayMs],
     ['audit.checkpointBeforeReply', running.audit.checkpointBeforeReply, next.audit.checkpointBeforeReply],
+    ['audit.checkpointSyncMs', running.audit.checkpointSyncMs, next.audit.checkpointSyncMs],
     ['limits.maxMessageBytes', running.limits.maxMessageBytes, next.limits.maxMessageBytes],
     ['log.level', running.log.level, next.log.level],
   ];
@@ -176,7 +177,7 @@ export class KeyServer {
 
   static async start(options: KeyServerOptions): Promise<KeyServer> {
     const { config, log } = options;
-    const audit = await AuditLog.open({ dir: config.audit.dir, maxFileBytes: config.audit.maxFileBytes, maxBatchDelayMs: config.audit.maxBatchDelayMs, checkpointBeforeReply: config.audit.checkpointBeforeReply });
+    const audit = await AuditLog.open({ dir: config.audit.dir, maxFileBytes: config.audit.maxFileBytes, maxBatchDelayMs: config.audit.maxBatchDelayMs, checkpointBeforeReply: config.audit.checkpointBeforeReply, checkpointSyncMs: config.audit.checkpointSyncMs });
     const server = new KeyServer(config, audit, options);
     try {
       await server.tlsIdentity.load(config.tls);

@@ -33,6 +33,8 @@ export interface KeyServerUnderTestOptions {
   readonly auditBatchDelayMs?: number;
   /** audit.checkpointBeforeReply; default false, as in the configuration. */
   readonly checkpointBeforeReply?: boolean;
+  /** audit.checkpointSyncMs; default: the configuration's default. */
+  readonly checkpointSyncMs?: number;
   /** Extra environment for the key server, e.g. UV_THREADPOOL_SIZE. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -47,6 +49,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     if (options.signingThreads !== undefined) doc.setIn(['keyStores', 0, 'signingThreads'], options.signingThreads);
     if (options.auditBatchDelayMs !== undefined) doc.setIn(['audit', 'maxBatchDelayMs'], options.auditBatchDelayMs);
     if (options.checkpointBeforeReply === true) doc.setIn(['audit', 'checkpointBeforeReply'], true);
+    if (options.checkpointSyncMs !== undefined) doc.setIn(['audit', 'checkpointSyncMs'], options.checkpointSyncMs);
     const configFile = path.join(dir, 'keyserver.yaml');
     await writeFile(configFile, doc.toString());
 

@@ -47,13 +47,21 @@ describe('key server config', () => {
     expect(config.keyStores[0]).toMatchObject({ type: 'file', dir: path.join(dir, 'keys'), maxInFlight: 256 });
     expect(config.policy.edges[0]!.operations).toEqual(['tls13-certificate-verify', 'tls12-server-key-exchange']);
     expect(config.limits.defaultDeadlineMs).toBe(2000);
-    expect(config.audit).toMatchObject({ maxBatchDelayMs: 0, checkpointBeforeReply: false });
+    expect(config.audit).toMatchObject({ maxBatchDelayMs: 0, checkpointBeforeReply: false, checkpointSyncMs: 100 });
   });
 
   it('takes audit.checkpointBeforeReply as a boolean only', async () => {
     const strict = (await load(good.replace('audit: { dir: audit }', 'audit: { dir: audit, checkpointBeforeReply: true }'))) as Awaited<ReturnType<typeof loadKeyServerConfig>>;
     expect(strict.audit.checkpointBeforeReply).toBe(true);
     expect(await problems(good.replace('audit: { dir: audit }', 'audit: { dir: audit, checkpointBeforeReply: sometimes }'))).toContain("field 'audit.checkpointBeforeReply'");
+  });
+
+  it('takes audit.checkpointSyncMs as whole milliseconds from 0 to 60000', async () => {
+    const durable = (await load(good.replace('audit: { dir: audit }', 'audit: { dir: audit, checkpointSyncMs: 0 }'))) as Awaited<ReturnType<typeof loadKeyServerConfig>>;
+    expect(durable.audit.checkpointSyncMs).toBe(0);
+    for (const bad of ['-1', '60001', '2.5', 'soon']) {
+      expect(await problems(good.replace('audit: { dir: audit }', `audit: { dir: audit, checkpointSyncMs: ${bad} }`))).toContain("field 'audit.checkpointSyncMs'");
+    }
   });
 
   it('names the bad field', async () => {

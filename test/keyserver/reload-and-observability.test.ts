@@ -159,12 +159,12 @@ describe('settings a reload cannot change', () => {
       ...base,
       listen: '127.0.0.1:2417',
       observability: { listen: '127.0.0.1:2416' },
-      audit: { dir: '/audit', maxFileBytes: 1024 * 1024, maxBatchDelayMs: 2 },
+      audit: { dir: '/audit', maxFileBytes: 1024 * 1024, maxBatchDelayMs: 2, checkpointSyncMs: 5 },
       limits: { maxMessageBytes: 1024 * 1024 },
       log: { level: 'debug' },
       // Policy changes are applied: not in the list.
       policy: { edges: [{ identity: 'cn:x', keys: ['*'] }] },
     });
-    expect(settingsNeedingRestart(running, next)).toEqual(['listen', 'observability.listen', 'audit.maxFileBytes', 'audit.maxBatchDelayMs', 'limits.maxMessageBytes', 'log.level']);
+    expect(settingsNeedingRestart(running, next)).toEqual(['listen', 'observability.listen', 'audit.maxFileBytes', 'audit.maxBatchDelayMs', 'audit.checkpointSyncMs', 'limits.maxMessageBytes', 'log.level']);
   });
 });

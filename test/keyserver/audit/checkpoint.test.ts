@@ -1,6 +1,7 @@
 // The checkpoint writer: atomic the first time, then overwritten in place (a fixed-size record,
-// O_DSYNC); readers see the same JSON either way; a checkpoint that was removed or swapped
-// between writes makes the write fail, so the log fails closed.
+// O_DSYNC or buffered and synced later); readers see the same JSON either way; a checkpoint that
+// was removed or swapped between writes makes the write fail, so the log fails closed, as does a
+// failed sync.
 import { open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,9 +27,12 @@ afterEach(async () => {
 const head = (): string => path.join(dir, 'audit.head');
 const cp = (seq: number) => ({ seq, hash: String(seq % 10).repeat(64) });
 
-describe('CheckpointWriter', () => {
+describe.each([
+  { mode: 'durable each write', durableEachWrite: true },
+  { mode: 'buffered', durableEachWrite: false },
+])('CheckpointWriter, $mode', ({ durableEachWrite }) => {
   it('creates the checkpoint atomically, then overwrites the same file in place', async () => {
-    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl', { durableEachWrite });
     await writer.write(cp(1), new Date());
     const first = await stat(head());
     expect(first.size).toBe(CHECKPOINT_RECORD_BYTES);
@@ -50,7 +54,7 @@ describe('CheckpointWriter', () => {
   it('replaces a checkpoint in the older short layout atomically before writing in place', async () => {
     await writeFile(head(), `${JSON.stringify({ ...cp(4), time: new Date().toISOString() })}\n`, { mode: 0o640 });
     const before = await stat(head());
-    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl', { durableEachWrite });
     await writer.write(cp(5), new Date());
     const after = await stat(head());
     expect(after.ino).not.toBe(before.ino);
@@ -74,12 +78,115 @@ describe('CheckpointWriter', () => {
     ];
     for (const swap of swaps) {
       await rm(head(), { force: true });
-      const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl');
+      const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl', { durableEachWrite });
       await writer.write(cp(1), new Date());
       await swap();
       await expect(writer.write(cp(2), new Date())).rejects.toThrow(/removed or replaced/);
       await writer.close();
     }
+  });
+});
+
+/** Counts (and can fail) fdatasync on every FileHandle: the live log is O_DSYNC, so on Linux the calls are the checkpoint's. */
+async function spyOnDatasync() {
+  const probe = await open(path.join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  return vi.spyOn(proto, 'datasync');
+}
+
+describe('CheckpointWriter, buffered', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('needs a sync after an in-place write until sync() or close() makes it durable', async () => {
+    const datasync = await spyOnDatasync();
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl', { durableEachWrite: false });
+    await writer.write(cp(1), new Date());
+    // The first write is the atomic replacement, durable by itself.
+    expect(writer.needsSync).toBe(false);
+    await writer.write(cp(2), new Date());
+    expect(writer.needsSync).toBe(true);
+    expect(await readCheckpoint(head())).toEqual(cp(2));
+    await writer.sync();
+    expect(writer.needsSync).toBe(false);
+    expect(datasync).toHaveBeenCalledTimes(1);
+    await writer.sync();
+    expect(datasync).toHaveBeenCalledTimes(1);
+    await writer.write(cp(3), new Date());
+    await writer.close();
+    expect(datasync).toHaveBeenCalledTimes(2);
+    expect(await readCheckpoint(head())).toEqual(cp(3));
+  });
+
+  it('still needs the sync after one that failed', async () => {
+    const datasync = await spyOnDatasync();
+    const writer = await CheckpointWriter.open(dir, dirHandle, 'audit.jsonl', { durableEachWrite: false });
+    await writer.write(cp(1), new Date());
+    await writer.write(cp(2), new Date());
+    datasync.mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(writer.sync()).rejects.toThrow(/EIO/);
+    expect(writer.needsSync).toBe(true);
+    await writer.close();
+    expect(writer.needsSync).toBe(false);
+  });
+});
+
+describe('AuditLog checkpoint durability', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('makes buffered checkpoint updates durable within checkpointSyncMs, in fewer fdatasyncs than updates', async () => {
+    const datasync = await spyOnDatasync();
+    const log = await AuditLog.open({ dir, checkpointSyncMs: 50 });
+    for (let i = 0; i < 20; i++) await log.append(sampleEntry(i));
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBeGreaterThanOrEqual(2));
+    await vi.waitFor(() => expect(log.stats().checkpointSyncs).toBeGreaterThanOrEqual(1), { timeout: 2_000 });
+    const { checkpointWrites, checkpointSyncs } = log.stats();
+    expect(checkpointSyncs).toBeLessThan(checkpointWrites);
+    expect(datasync.mock.calls.length).toBe(checkpointSyncs);
+    await log.close();
+    expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 20, checkpoint: 'matched' });
+  });
+
+  it('makes the last buffered update durable at close, however long checkpointSyncMs is', async () => {
+    const datasync = await spyOnDatasync();
+    const log = await AuditLog.open({ dir, checkpointSyncMs: 60_000 });
+    for (let i = 0; i < 5; i++) await log.append(sampleEntry(i));
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBeGreaterThanOrEqual(2));
+    expect(datasync).not.toHaveBeenCalled();
+    await log.close();
+    expect(datasync).toHaveBeenCalledTimes(1);
+    expect(await readCheckpoint(head())).toMatchObject({ seq: 5 });
+  });
+
+  it.each([
+    { name: 'checkpointSyncMs 0', opts: { checkpointSyncMs: 0 } },
+    { name: 'checkpointBeforeReply', opts: { checkpointBeforeReply: true, checkpointSyncMs: 50 } },
+  ])('writes every update durably with $name (no separate syncs)', async ({ opts }) => {
+    const log = await AuditLog.open({ dir, ...opts });
+    for (let i = 0; i < 10; i++) await log.append(sampleEntry(i));
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBeGreaterThanOrEqual(2));
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(log.stats().checkpointSyncs).toBe(0);
+    await log.close();
+    expect(await verifyAuditFiles([dir])).toMatchObject({ ok: true, lines: 10, checkpoint: 'matched' });
+  });
+
+  it('fails closed when making a checkpoint update durable fails', async () => {
+    const datasync = await spyOnDatasync();
+    const log = await AuditLog.open({ dir, checkpointSyncMs: 20 });
+    await log.append(sampleEntry(0));
+    await vi.waitFor(() => expect(log.stats().checkpointWrites).toBe(1));
+    datasync.mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await log.append(sampleEntry(1));
+    await vi.waitFor(() => expect(log.healthy()).toBe(false), { timeout: 2_000 });
+    expect(log.stats().failure).toMatch(/EIO/);
+    await expect(log.append(sampleEntry(2))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    await log.close();
+  });
+
+  it('refuses a checkpointSyncMs out of range', async () => {
+    await expect(AuditLog.open({ dir, checkpointSyncMs: -1 })).rejects.toThrow(/checkpointSyncMs/);
+    await expect(AuditLog.open({ dir, checkpointSyncMs: 60_001 })).rejects.toThrow(/checkpointSyncMs/);
   });
 });
 
