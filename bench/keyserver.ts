@@ -15,6 +15,7 @@
 //   --json             the results as JSON instead of the table
 //   --audit-delay MS   the key server's audit.maxBatchDelayMs (default: the configuration default)
 //   --signing-threads N  the file store's signingThreads (default: one per core; 0: libuv's pool)
+//   --inline-budget-ms MS  the file store's inlineBudgetMs (P-256/Ed25519 signing time per event-loop turn on the event loop; 0: none)
 //   --checkpoint-before-reply  the key server's audit.checkpointBeforeReply: each signature also waits for the truncation checkpoint
 //   --checkpoint-sync-ms MS    the key server's audit.checkpointSyncMs (0: every checkpoint update a durable write of its own)
 //   --profile DIR      write a V8 CPU profile of the key server to DIR (node --cpu-prof)
@@ -62,6 +63,7 @@ interface Settings {
   readonly profileDir: string | undefined;
   readonly auditBatchDelayMs: number | undefined;
   readonly signingThreads: number | undefined;
+  readonly inlineBudgetMs: number | undefined;
   readonly checkpointBeforeReply: boolean;
   readonly checkpointSyncMs: number | undefined;
 }
@@ -97,6 +99,7 @@ export interface BenchReport {
     readonly passes: number;
     readonly auditBatchDelayMs: number | null;
     readonly signingThreads: number | null;
+    readonly inlineBudgetMs: number | null;
     readonly checkpointBeforeReply: boolean;
     readonly checkpointSyncMs: number | null;
   };
@@ -121,6 +124,7 @@ function parseSettings(args: string[]): Settings {
       profile: { type: 'string' },
       'audit-delay': { type: 'string' },
       'signing-threads': { type: 'string' },
+      'inline-budget-ms': { type: 'string' },
       'checkpoint-before-reply': { type: 'boolean', default: false },
       'checkpoint-sync-ms': { type: 'string' },
     },
@@ -142,6 +146,8 @@ function parseSettings(args: string[]): Settings {
   if (!(Number.isInteger(passes) && passes >= 1 && passes <= 20)) throw new Error('--passes: an integer from 1 to 20');
   const signingThreads = values['signing-threads'] === undefined ? undefined : Number(values['signing-threads']);
   if (signingThreads !== undefined && !(Number.isInteger(signingThreads) && signingThreads >= 0 && signingThreads <= 256)) throw new Error('--signing-threads: an integer from 0 to 256');
+  const inlineBudgetMs = values['inline-budget-ms'] === undefined ? undefined : Number(values['inline-budget-ms']);
+  if (inlineBudgetMs !== undefined && !(inlineBudgetMs >= 0 && inlineBudgetMs <= 100)) throw new Error('--inline-budget-ms: milliseconds from 0 to 100');
   const auditDelay = values['audit-delay'] === undefined ? undefined : Number(values['audit-delay']);
   if (auditDelay !== undefined && !(auditDelay >= 0 && auditDelay <= 1000)) throw new Error('--audit-delay: milliseconds from 0 to 1000');
   const checkpointSyncMs = values['checkpoint-sync-ms'] === undefined ? undefined : Number(values['checkpoint-sync-ms']);
@@ -158,6 +164,7 @@ function parseSettings(args: string[]): Settings {
     profileDir: values.profile,
     auditBatchDelayMs: auditDelay,
     signingThreads,
+    inlineBudgetMs,
     checkpointBeforeReply: values['checkpoint-before-reply'] === true,
     checkpointSyncMs,
   };
@@ -174,6 +181,7 @@ export async function run(args: string[]): Promise<number> {
     ...(settings.profileDir !== undefined ? { profileDir: settings.profileDir } : {}),
     ...(settings.auditBatchDelayMs !== undefined ? { auditBatchDelayMs: settings.auditBatchDelayMs } : {}),
     ...(settings.signingThreads !== undefined ? { signingThreads: settings.signingThreads } : {}),
+    ...(settings.inlineBudgetMs !== undefined ? { inlineBudgetMs: settings.inlineBudgetMs } : {}),
     checkpointBeforeReply: settings.checkpointBeforeReply,
     ...(settings.checkpointSyncMs !== undefined ? { checkpointSyncMs: settings.checkpointSyncMs } : {}),
   });
@@ -246,6 +254,7 @@ async function measure(server: KeyServerUnderTest, settings: Settings, progress:
       passes: settings.passes,
       auditBatchDelayMs: settings.auditBatchDelayMs ?? null,
       signingThreads: settings.signingThreads ?? null,
+      inlineBudgetMs: settings.inlineBudgetMs ?? null,
       checkpointBeforeReply: settings.checkpointBeforeReply,
       checkpointSyncMs: settings.checkpointSyncMs ?? null,
     },

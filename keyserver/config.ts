@@ -41,6 +41,8 @@ const fileStore = z.strictObject({
   maxInFlight: z.number().int().positive().max(100_000).default(256),
   /** Threads that sign; default one per core. 0: libuv's thread pool (shared with file I/O, the audit log's included). */
   signingThreads: z.number().int().nonnegative().max(256).optional(),
+  /** ECDSA P-256 / Ed25519 signing time per event-loop turn made on the event loop instead of the threads, ms; 0: never. */
+  inlineBudgetMs: z.number().nonnegative().max(100).default(1),
 });
 
 const pkcs11Store = z

@@ -55,7 +55,11 @@ async function readPin(store: Extract<KeyStoreConfig, { type: 'pkcs11' }>): Prom
 export async function openKeyStore(config: KeyStoreConfig): Promise<KeyStore> {
   if (config.type === 'file') {
     // The threads' own bound matches the store's: the concurrency limit never lets more through.
-    return FileKeyStore.load(config.dir, { maxPending: config.maxInFlight, ...(config.signingThreads !== undefined ? { signingThreads: config.signingThreads } : {}) });
+    return FileKeyStore.load(config.dir, {
+      maxPending: config.maxInFlight,
+      inlineBudgetMs: config.inlineBudgetMs,
+      ...(config.signingThreads !== undefined ? { signingThreads: config.signingThreads } : {}),
+    });
   }
   return Pkcs11KeyStore.open({
     module: config.module,

@@ -29,6 +29,8 @@ export interface KeyServerUnderTestOptions {
   readonly profileDir?: string;
   /** keyStores[0].signingThreads; default: the configuration's default (one per core). */
   readonly signingThreads?: number;
+  /** keyStores[0].inlineBudgetMs; default: the configuration's default. */
+  readonly inlineBudgetMs?: number;
   /** audit.maxBatchDelayMs; default: the configuration's default. */
   readonly auditBatchDelayMs?: number;
   /** audit.checkpointBeforeReply; default false, as in the configuration. */
@@ -47,6 +49,7 @@ export async function startKeyServerUnderTest(options: KeyServerUnderTestOptions
     const doc = parseDocument(devKeyServerConfigYaml({ pkiDir: pki.dir, auditDir, listen: '127.0.0.1:0', observability: '127.0.0.1:0' }));
     doc.setIn(['policy', 'edges', 0, 'rateLimit'], doc.createNode({ perSecond: 1_000_000, burst: 10_000_000 }));
     if (options.signingThreads !== undefined) doc.setIn(['keyStores', 0, 'signingThreads'], options.signingThreads);
+    if (options.inlineBudgetMs !== undefined) doc.setIn(['keyStores', 0, 'inlineBudgetMs'], options.inlineBudgetMs);
     if (options.auditBatchDelayMs !== undefined) doc.setIn(['audit', 'maxBatchDelayMs'], options.auditBatchDelayMs);
     if (options.checkpointBeforeReply === true) doc.setIn(['audit', 'checkpointBeforeReply'], true);
     if (options.checkpointSyncMs !== undefined) doc.setIn(['audit', 'checkpointSyncMs'], options.checkpointSyncMs);

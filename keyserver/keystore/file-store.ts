@@ -18,7 +18,7 @@ import { certificateHostnames } from '../../common/certificate-hostnames.js';
 import { emsaPssEncode } from './emsa-pss.js';
 import { checkGuard, KeyStoreError } from './key-store.js';
 import type { KeyStore, SignGuard, SigningKey } from './key-store.js';
-import { InlineSigningGate, signsCheaply } from './inline-signing.js';
+import { DEFAULT_INLINE_BUDGET_MS, InlineSigningGate, signsCheaply } from './inline-signing.js';
 import { SignWorkerError, SignWorkerPool } from './sign-worker-pool.js';
 import { acceptedAlgorithm, checkDigestLength, digestInfo, keyIdOf, sameSpki, schemesForKey } from './key-material.js';
 
@@ -37,10 +37,11 @@ export interface FileKeyStoreOptions {
    */
   readonly signOnThreadPool?: boolean;
   /**
-   * With signing threads: make an ECDSA P-256 or Ed25519 signature on the event loop when the
-   * threads are idle, at most one per turn (inline-signing.ts). Default true.
+   * With signing threads: ECDSA P-256 and Ed25519 signatures are made on the event loop, while it
+   * has time to spare, until this much signing time has been spent in the current event-loop
+   * turn; the rest on the threads (inline-signing.ts). Default 1 ms; 0: always on the threads.
    */
-  readonly inlineWhenIdle?: boolean;
+  readonly inlineBudgetMs?: number;
 }
 
 /** How a FileSigningKey signs: on the event loop, on libuv's pool, or on the store's own threads. */
@@ -98,6 +99,8 @@ export class FileKeyStore implements KeyStore {
     // Threads only once every file is good: a rejected directory starts none.
     const threads = opts.signingThreads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError('signingThreads must be a non-negative integer');
+    const inlineBudgetMs = opts.inlineBudgetMs ?? DEFAULT_INLINE_BUDGET_MS;
+    if (!(inlineBudgetMs >= 0 && inlineBudgetMs <= 100)) throw new RangeError('inlineBudgetMs must be from 0 to 100');
     const pool = opts.signOnThreadPool !== false && threads > 0 ? new SignWorkerPool({ threads, maxPending: opts.maxPending ?? 1024 }) : undefined;
     // Loaded means ready to sign: the threads' start-up is paid here, not by the first handshakes.
     try {
@@ -110,7 +113,7 @@ export class FileKeyStore implements KeyStore {
       opts.signOnThreadPool === false
         ? { mode: 'event-loop' }
         : pool
-          ? { mode: 'threads', pool, inline: opts.inlineWhenIdle === false ? undefined : new InlineSigningGate(pool) }
+          ? { mode: 'threads', pool, inline: inlineBudgetMs === 0 ? undefined : new InlineSigningGate(pool, inlineBudgetMs) }
           : { mode: 'libuv' };
     const keys = loaded.map((k) => new FileSigningKey(k.privateKey, k.publicKey, k.algorithm, k.source, k.certificate, signing));
     return new FileKeyStore(dir, keys, pool, signing.mode === 'threads' ? signing.inline : undefined);
@@ -124,13 +127,14 @@ export class FileKeyStore implements KeyStore {
     return this.keys;
   }
 
-  /** Signatures made on the event loop because the threads were idle (inline-signing.ts). */
+  /** Signatures made on the event loop (inline-signing.ts). */
   get inlineSignatures(): number {
     return this.inline?.inlineSignatures ?? 0;
   }
 
   async close(): Promise<void> {
     // The keys are KeyObjects, freed with the store; the threads hold copies until they stop.
+    this.inline?.close();
     await this.pool?.close();
   }
 }
@@ -252,7 +256,8 @@ class FileSigningKey implements SigningKey {
     const params = this.signParams.get(scheme);
     if (!params) return Promise.reject(this.unsupported(scheme));
     const signing = this.signing;
-    if (signing.mode === 'threads' && !(this.cheap && signing.inline?.tryTake())) {
+    const inline = signing.mode === 'threads' && this.cheap ? signing.inline : undefined;
+    if (signing.mode === 'threads' && !inline?.available()) {
       return signing.pool
         .sign(this.threadSigners.get(scheme)!, message, guard?.deadlineAt ?? Infinity, guard?.signal)
         .catch((err: unknown) => Promise.reject(this.threadError(err)));
@@ -263,10 +268,13 @@ class FileSigningKey implements SigningKey {
       return Promise.reject(err);
     }
     if (signing.mode !== 'libuv') {
+      const started = performance.now();
       try {
         return Promise.resolve(cryptoSign(params.hash, message, params.key));
       } catch (err) {
         return Promise.reject(this.signFailed(err));
+      } finally {
+        inline?.spent(performance.now() - started);
       }
     }
     return new Promise((resolve, reject) => {

@@ -56,6 +56,16 @@ describe('key server config', () => {
     expect(await problems(good.replace('audit: { dir: audit }', 'audit: { dir: audit, checkpointBeforeReply: sometimes }'))).toContain("field 'audit.checkpointBeforeReply'");
   });
 
+  it('takes keyStores[].inlineBudgetMs from 0 to 100 ms, default 1', async () => {
+    const config = (await load(good)) as Awaited<ReturnType<typeof loadKeyServerConfig>>;
+    expect(config.keyStores[0]).toMatchObject({ inlineBudgetMs: 1 });
+    const off = (await load(good.replace('    dir: keys', '    dir: keys\n    inlineBudgetMs: 0'))) as Awaited<ReturnType<typeof loadKeyServerConfig>>;
+    expect(off.keyStores[0]).toMatchObject({ inlineBudgetMs: 0 });
+    for (const bad of ['-1', '101', 'lots']) {
+      expect(await problems(good.replace('    dir: keys', `    dir: keys\n    inlineBudgetMs: ${bad}`))).toContain("field 'keyStores[0].inlineBudgetMs'");
+    }
+  });
+
   it('takes audit.checkpointSyncMs as whole milliseconds from 0 to 60000', async () => {
     const durable = (await load(good.replace('audit: { dir: audit }', 'audit: { dir: audit, checkpointSyncMs: 0 }'))) as Awaited<ReturnType<typeof loadKeyServerConfig>>;
     expect(durable.audit.checkpointSyncMs).toBe(0);

@@ -1,10 +1,11 @@
 // FileKeyStore signing on its worker threads (the default): the same signatures as on the event
-// loop, the guard (deadline, cancellation) honoured, cheap keys signed inline while the threads
-// are idle (inline-signing.ts), and the threads stopped by close().
+// loop, the guard (deadline, cancellation) honoured, cheap keys signed inline up to a time budget
+// per event-loop turn (inline-signing.ts), and the threads stopped by close().
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyTlsSignature } from '../../../common/verify-tls-signature.js';
 import { FileKeyStore } from '../../../keyserver/keystore/file-store.js';
 import { tls13ServerCertificateVerifyInput } from '../../../keyserver/signing-input.js';
@@ -32,7 +33,7 @@ const live = (): { deadlineAt: number; signal: AbortSignal } => ({ deadlineAt: p
 
 describe('FileKeyStore on signing threads', () => {
   it('signs every scheme of each key on the threads; the signatures verify', async () => {
-    const store = await FileKeyStore.load(dir, { signingThreads: 2 });
+    const store = await FileKeyStore.load(dir, { signingThreads: 2, inlineBudgetMs: 0 });
     try {
       for (const key of store.list()) {
         for (const scheme of key.schemes) {
@@ -48,8 +49,9 @@ describe('FileKeyStore on signing threads', () => {
 
   it('does not sign past the deadline or after cancellation: on the threads, inline and on libuv alike', async () => {
     const ways = [
-      { what: 'threads', options: { signingThreads: 2, inlineWhenIdle: false }, inline: 0 },
-      { what: 'inline', options: { signingThreads: 2 }, inline: 3 },
+      { what: 'threads', options: { signingThreads: 2, inlineBudgetMs: 0 }, inline: 0 },
+      // Refused on the event loop before any signing: only the live request counts as an inline signature.
+      { what: 'inline', options: { signingThreads: 2 }, inline: 1 },
       { what: 'libuv', options: { signingThreads: 0 }, inline: 0 },
     ];
     for (const way of ways) {
@@ -68,8 +70,9 @@ describe('FileKeyStore on signing threads', () => {
     }
   });
 
-  it('signs a P-256 key on the event loop while the threads are idle, at most once per turn; RSA always on the threads', async () => {
-    const store = await FileKeyStore.load(dir, { signingThreads: 2 });
+  it('signs a P-256 key on the event loop until the turn has spent its budget, the rest of a burst on the threads; RSA always on the threads', async () => {
+    // A budget far below one signature: each turn signs exactly one inline (the budget is checked before each).
+    const store = await FileKeyStore.load(dir, { signingThreads: 2, inlineBudgetMs: 0.001 });
     try {
       const ec = store.list().find((k) => k.algorithm === 'ec-p256')!;
       const rsaKey = store.list().find((k) => k.algorithm === 'rsa')!;
@@ -93,6 +96,31 @@ describe('FileKeyStore on signing threads', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('signs a whole burst inline when the budget allows it (an event loop with time to spare), and none with a budget of 0', async () => {
+    vi.spyOn(performance, 'eventLoopUtilization').mockReturnValue({ idle: 1, active: 0, utilization: 0 });
+    for (const { budget, inline } of [
+      { budget: 100, inline: 8 },
+      { budget: 0, inline: 0 },
+    ]) {
+      const store = await FileKeyStore.load(dir, { signingThreads: 2, inlineBudgetMs: budget });
+      try {
+        const ec = store.list().find((k) => k.algorithm === 'ec-p256')!;
+        const m = message();
+        const burst = await Promise.all(Array.from({ length: 8 }, () => ec.sign(0x0403, m, live())));
+        for (const signature of burst) expect(verifyTlsSignature(ec.publicKey, 0x0403, m, signature)).toBe(true);
+        expect(store.inlineSignatures, `budget ${budget}`).toBe(inline);
+      } finally {
+        await store.close();
+      }
+    }
+    vi.restoreAllMocks();
+  });
+
+  it('refuses an inline budget outside 0-100 ms', async () => {
+    await expect(FileKeyStore.load(dir, { signingThreads: 1, inlineBudgetMs: -1 })).rejects.toThrow(/inlineBudgetMs/);
+    await expect(FileKeyStore.load(dir, { signingThreads: 1, inlineBudgetMs: 101 })).rejects.toThrow(/inlineBudgetMs/);
   });
 
   it('stops its threads on close: a later signature fails with KEYSTORE_CLOSED', async () => {
