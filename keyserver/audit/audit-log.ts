@@ -17,8 +17,9 @@
 // contract demands before a signature leaves; the checkpoint only makes a later truncation of
 // the file visible. Waiting for both put two durable writes in front of every signature (0.13 ms
 // more at one caller on the CI disk, 3-7% fewer signatures/s under load: bench:keyserver). The
-// price: for the time one checkpoint write takes (about 0.1-0.2 ms), the newest acknowledged
-// lines are on disk but not yet named by the checkpoint, so if the key server dies inside that
+// price: until the checkpoint update that follows a batch is written (a few µs to the page cache
+// by default, 0.1-0.2 ms as a durable write), the newest acknowledged lines are on disk but not
+// yet named by the checkpoint, so if the key server dies inside that
 // window, a truncation of exactly those lines afterwards is not caught by the checkpoint (every
 // other edit still breaks the chain). close() waits for the checkpoint. `checkpointBeforeReply`
 // restores the stricter order: an append resolves only once a checkpoint covers its line.
@@ -57,8 +58,10 @@
 // Durable writes: the log files are opened O_DSYNC, so a write() returns once its data (and the
 // file size) is on stable storage, exactly what write() + fdatasync() gives, in one call instead of
 // two. Every file system call is a round trip through libuv's thread pool and back through the
-// event loop, and under load each one waits for both; a batch costs two of them (the line, then
-// the checkpoint). Where O_DSYNC does not exist (Windows) it falls back to write() + fdatasync().
+// event loop, and under load each one waits for both; a batch costs one (the line; by default the
+// checkpoint's update is a synchronous page-cache write, and its fdatasync comes at most every
+// checkpointSyncMs), or two with a durable checkpoint per batch. Where O_DSYNC does not exist
+// (Windows) it falls back to write() + fdatasync().
 import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rename } from 'node:fs/promises';

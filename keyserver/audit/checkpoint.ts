@@ -20,7 +20,7 @@
 //   SIGKILL included), and sync() makes it durable (fdatasync), which the log calls at most every
 //   `checkpointSyncMs`. Why: a durable checkpoint write after every batch is a second flush of
 //   the disk beside the log's own, and the next batch's line write queued behind it: at one caller
-//   that was ~0.2 ms of every signature's 0.85 ms (bench:keyserver, README "Key server"). The
+//   a signature took 0.78-0.87 ms with it, 0.67-0.74 buffered (bench:keyserver, README "Key server"). The
 //   price: after a power loss or an OS crash (not a process crash), the checkpoint on disk may
 //   name a line up to `checkpointSyncMs` older than the last acknowledged one.
 //
